@@ -1,0 +1,59 @@
+"""The ``rcar-k8s`` command line.
+
+Each subcommand is one module in ``generator/commands/`` whose docstring is its manual.
+A module exposes ``NAME``, ``HELP`` and ``register(parser)``; ``register`` sets
+``parser.set_defaults(func=run)`` where ``run(args) -> int`` returns the exit code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import pkgutil
+import sys
+
+from generator import __version__, commands
+from generator.errors import UserError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="rcar-k8s",
+        description="Build Renesas R-Car (h3ulcb) images that boot ready for `kubeadm join`.",
+    )
+    parser.add_argument("--version", action="version", version=f"rcar-k8s {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
+        module = importlib.import_module(f"generator.commands.{info.name}")
+        if not hasattr(module, "register"):
+            continue
+        sub_parser = sub.add_parser(
+            module.NAME,
+            help=module.HELP,
+            description=(module.__doc__ or module.HELP).strip(),
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
+        module.register(sub_parser)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except UserError as exc:
+        print(f"rcar-k8s: error: {exc.message}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("rcar-k8s: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Subcommands of ``rcar-k8s``: one module per command, its docstring is its manual."""

@@ -1,0 +1,1 @@
+"""Render the templates tree (``generator/templates/``) into the committed outputs."""

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Run the whole test suite on a fresh Debian 12 machine: installs the host packages and a venv,
+# then runs pytest. This is the command README.md names and .ci/run calls.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    mapfile -t pkgs < <(sed -e 's/#.*//' -e '/^\s*$/d' scripts/ci-packages.txt | awk '{print $1}')
+    missing=()
+    for p in "${pkgs[@]}"; do dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p"); done
+    if [ "${#missing[@]}" -gt 0 ]; then
+        echo "test.sh: installing Debian packages: ${missing[*]}"
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    fi
+fi
+
+python3 -m venv .venv
+.venv/bin/python -m pip install -q --upgrade pip
+.venv/bin/python -m pip install -q -e '.[test]'
+
+.venv/bin/rcar-k8s generate --check
+.venv/bin/python -m pytest -q -ra "$@"
