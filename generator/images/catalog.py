@@ -1,0 +1,87 @@
+"""Which container images a node role needs for a Kubernetes minor, pinned by digest from the matrix.
+
+kubeadm pulls pause, kube-proxy and CoreDNS for every node and etcd plus the three control-plane
+images for `kubeadm init`; the CNI adds its DaemonSet images. Preloading exactly these into
+containerd's ``k8s.io`` namespace is what makes join and init pull nothing (the 30-minute R-Car
+deploys were mostly image pulls onto slow storage).
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from generator.errors import UserError
+from generator.matrix.model import Matrix, Row
+
+ROLES = ("worker", "control-plane")
+CNIS = ("flannel", "none")
+
+_CONTROL_PLANE = ("kube-apiserver", "kube-controller-manager", "kube-scheduler")
+
+
+@dataclass(frozen=True)
+class Image:
+    name: str  # short name, also the archive name on the node
+    ref: str  # registry/repo:tag
+    digest: str | None  # multi-arch index digest (sha256:…) or None when unconfirmed
+    arm64: dict[str, Any] | None  # {manifest, config, layers[]} digests for linux/arm64, when recorded
+    why: str
+    unconfirmed: str | None
+
+    @property
+    def pinned_ref(self) -> str:
+        return f"{self.ref}@{self.digest}" if self.digest else self.ref
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["pinned_ref"] = self.pinned_ref
+        return data
+
+
+def _image(name: str, entry: dict[str, Any], why: str) -> Image:
+    return Image(
+        name=name,
+        ref=str(entry["image"]),
+        digest=entry.get("digest"),
+        arm64=entry.get("arm64"),
+        why=why,
+        unconfirmed=None if entry.get("digest") else (entry.get("image_unconfirmed") or entry.get("unconfirmed")
+                                                      or "digest not recorded in the matrix"),
+    )
+
+
+def node_images(matrix: Matrix, row: Row, role: str, cni: str = "flannel", ha: bool = False) -> list[Image]:
+    """Images for ``role`` on Kubernetes ``row.minor`` with ``cni``; ``ha`` adds kube-vip (control plane)."""
+    if role not in ROLES:
+        raise UserError(f"unknown role '{role}'; use one of: {', '.join(ROLES)}")
+    if cni not in CNIS:
+        raise UserError(f"unknown CNI '{cni}'; images are pinned for: {', '.join(CNIS)}")
+    k8s = row.comp("kubernetes")
+    kimg = k8s.get("images") or {}
+    images = [
+        _image("pause", row.comp("pause"), "sandbox image of every pod (kubeadm's pause for this minor)"),
+        _image("kube-proxy", kimg["kube-proxy"], "kube-proxy DaemonSet, runs on every node"),
+        _image("coredns", row.comp("coredns"), "cluster DNS; kubeadm deploys it, it may schedule on any node"),
+    ]
+    if role == "control-plane":
+        images.append(_image("etcd", row.comp("etcd"), "kubeadm's static-pod etcd for this minor"))
+        images += [_image(n, kimg[n], "static pod started by kubeadm init") for n in _CONTROL_PLANE]
+        if ha:
+            images.append(_image("kube-vip", matrix.data["addons"]["kube-vip"],
+                                 "static pod holding the HA API endpoint (VIP)"))
+    if cni == "flannel":
+        fl = row.comp("flannel")
+        images.append(_image("flannel", fl, "flannel DaemonSet (VXLAN pod network)"))
+        images.append(_image("flannel-cni-plugin", fl["cni_plugin_image"], "flannel init container (CNI binary)"))
+    return images
+
+
+def unconfirmed(images: list[Image]) -> list[Image]:
+    return [i for i in images if i.digest is None]
+
+
+def addon_ref(matrix: Matrix, name: str) -> str:
+    """The pinned reference of a cluster add-on image (digest when recorded, else the tag)."""
+    entry = matrix.data["addons"][name]
+    return f"{entry['image']}@{entry['digest']}" if entry.get("digest") else str(entry["image"])

@@ -1,0 +1,110 @@
+"""Air-gapped images: the layer's own scripts build an OCI archive from digest-named blobs and import it
+into a REAL containerd (Debian's package) in the k8s.io namespace; nothing is pulled."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO, require_tool
+from tests.images.oci import build_blobs
+
+FILES = REPO / "meta-rcar-k8s" / "recipes-kubernetes" / "k8s-airgap-images" / "files"
+REF = "registry.k8s.io/pause:3.10.2"
+
+
+@pytest.fixture
+def containerd(tmp_path: Path):
+    if os.geteuid() != 0:
+        pytest.skip("skipped: containerd needs root to mount snapshots")
+    binary = require_tool("containerd")
+    require_tool("ctr")
+    sock = tmp_path / "c.sock"
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(
+        "version = 2\n"
+        f'root = "{tmp_path / "root"}"\nstate = "{tmp_path / "state"}"\n'
+        'disabled_plugins = ["io.containerd.grpc.v1.cri"]\n'
+        f'[grpc]\n  address = "{sock}"\n'
+    )
+    log = (tmp_path / "containerd.log").open("w")
+    proc = subprocess.Popen([binary, "--config", str(cfg)], stdout=log, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 20
+    while not sock.exists():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail(f"containerd did not start: {(tmp_path / 'containerd.log').read_text()[-2000:]}")
+        time.sleep(0.1)
+    yield sock
+    proc.terminate()
+    proc.wait(timeout=20)
+    subprocess.run(["umount", "-R", str(tmp_path / "root")], capture_output=True)
+
+
+def _images_dir(tmp_path: Path) -> tuple[Path, str]:
+    manifest_digest, blobs = build_blobs(tmp_path / "blobs")
+    images = tmp_path / "images"
+    images.mkdir()
+    subprocess.run([str(FILES / "oci-archive-from-blobs"), str(images / "pause.oci.tar"), REF, manifest_digest,
+                    *map(str, blobs)], check=True)
+    (images / "images.lock").write_text(f"{REF} {manifest_digest} pause.oci.tar\n")
+    return images, manifest_digest
+
+
+def _import(images: Path, sock: Path, state: Path) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, IMAGES_DIR=str(images), STATE_DIR=str(state), CTR_ADDRESS=str(sock),
+               CONTAINERD_SNAPSHOTTER="native")
+    return subprocess.run([str(FILES / "k8s-images-import")], env=env, capture_output=True, text=True, timeout=120)
+
+
+def test_archive_is_deterministic(tmp_path: Path) -> None:
+    a, _ = _images_dir(tmp_path / "a")
+    b, _ = _images_dir(tmp_path / "b")
+    assert (a / "pause.oci.tar").read_bytes() == (b / "pause.oci.tar").read_bytes()
+
+
+def test_import_into_k8s_namespace_with_expected_digest(tmp_path: Path, containerd: Path) -> None:
+    images, digest = _images_dir(tmp_path)
+    state = tmp_path / "state-dir"
+    res = _import(images, containerd, state)
+    assert res.returncode == 0, res.stderr
+    ls = subprocess.run(["ctr", "--address", str(containerd), "-n", "k8s.io", "images", "ls"],
+                        capture_output=True, text=True, check=True).stdout
+    row = next(line.split() for line in ls.splitlines() if line.startswith(REF + " "))
+    assert row[2] == digest
+    assert "io.cri-containerd.pinned=pinned" in ls
+    # Nothing else arrived: the namespace holds exactly the locked image (no pull happened).
+    names = [line.split()[0] for line in ls.splitlines()[1:]]
+    assert names == [REF]
+    # A second boot finds the stamp and does nothing.
+    again = _import(images, containerd, state)
+    assert again.returncode == 0 and "already imported" in again.stderr
+
+
+def test_digest_mismatch_is_refused(tmp_path: Path, containerd: Path) -> None:
+    images, _ = _images_dir(tmp_path)
+    (images / "images.lock").write_text(f"{REF} sha256:{'0' * 64} pause.oci.tar\n")
+    res = _import(images, containerd, tmp_path / "state-dir")
+    assert res.returncode == 1
+    assert "does not match the lock" in res.stderr
+    assert not (tmp_path / "state-dir" / "images-imported").exists()
+
+
+def test_missing_archive_is_refused(tmp_path: Path, containerd: Path) -> None:
+    images, digest = _images_dir(tmp_path)
+    (images / "images.lock").write_text(f"{REF} {digest} nope.tar\n")
+    res = _import(images, containerd, tmp_path / "state-dir")
+    assert res.returncode == 1 and "missing archive" in res.stderr
+
+
+def test_blob_set_without_manifest_is_refused(tmp_path: Path) -> None:
+    digest, blobs = build_blobs(tmp_path / "blobs")
+    res = subprocess.run([str(FILES / "oci-archive-from-blobs"), str(tmp_path / "x.tar"), REF, digest,
+                          *map(str, blobs[1:])], capture_output=True, text=True)
+    assert res.returncode == 1 and "not among the blobs" in res.stderr
+    assert shutil.which("ctr")
