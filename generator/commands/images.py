@@ -23,8 +23,12 @@ HELP = "list the container images a node role needs (pinned by digest)"
 
 def register(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="images_command", metavar="ACTION", required=True)
-    lst = sub.add_parser("list", help="print the image list for a minor, role and CNI",
-                         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    lst = sub.add_parser(
+        "list",
+        help="print the image list for a minor, role and CNI",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     lst.add_argument("--k8s", default=None, help="Kubernetes minor, e.g. 1.36 (default: the matrix default)")
     lst.add_argument("--role", choices=ROLES, default="worker")
     lst.add_argument("--cni", choices=CNIS, default="flannel")
@@ -41,8 +45,18 @@ def run_list(args: argparse.Namespace) -> int:
     images = node_images(matrix, row, args.role, args.cni, ha=args.ha)
     missing = unconfirmed(images)
     if args.format == "json":
-        print(json.dumps({"k8s": row.minor, "kubernetes": row.kubernetes, "role": args.role, "cni": args.cni,
-                          "images": [i.to_json() for i in images]}, indent=2))
+        print(
+            json.dumps(
+                {
+                    "k8s": row.minor,
+                    "kubernetes": row.kubernetes,
+                    "role": args.role,
+                    "cni": args.cni,
+                    "images": [i.to_json() for i in images],
+                },
+                indent=2,
+            )
+        )
     else:
         print(f"# Kubernetes {row.kubernetes}, role {args.role}, CNI {args.cni}: {len(images)} images")
         for img in images:

@@ -46,8 +46,11 @@ def _image(name: str, entry: dict[str, Any], why: str) -> Image:
         digest=entry.get("digest"),
         arm64=entry.get("arm64"),
         why=why,
-        unconfirmed=None if entry.get("digest") else (entry.get("image_unconfirmed") or entry.get("unconfirmed")
-                                                      or "digest not recorded in the matrix"),
+        unconfirmed=None
+        if entry.get("digest")
+        else (
+            entry.get("image_unconfirmed") or entry.get("unconfirmed") or "digest not recorded in the matrix"
+        ),
     )
 
 
@@ -62,18 +65,27 @@ def node_images(matrix: Matrix, row: Row, role: str, cni: str = "flannel", ha: b
     images = [
         _image("pause", row.comp("pause"), "sandbox image of every pod (kubeadm's pause for this minor)"),
         _image("kube-proxy", kimg["kube-proxy"], "kube-proxy DaemonSet, runs on every node"),
-        _image("coredns", row.comp("coredns"), "cluster DNS; kubeadm deploys it, it may schedule on any node"),
+        _image(
+            "coredns", row.comp("coredns"), "cluster DNS; kubeadm deploys it, it may schedule on any node"
+        ),
     ]
     if role == "control-plane":
         images.append(_image("etcd", row.comp("etcd"), "kubeadm's static-pod etcd for this minor"))
         images += [_image(n, kimg[n], "static pod started by kubeadm init") for n in _CONTROL_PLANE]
         if ha:
-            images.append(_image("kube-vip", matrix.data["addons"]["kube-vip"],
-                                 "static pod holding the HA API endpoint (VIP)"))
+            images.append(
+                _image(
+                    "kube-vip",
+                    matrix.data["addons"]["kube-vip"],
+                    "static pod holding the HA API endpoint (VIP)",
+                )
+            )
     if cni == "flannel":
         fl = row.comp("flannel")
         images.append(_image("flannel", fl, "flannel DaemonSet (VXLAN pod network)"))
-        images.append(_image("flannel-cni-plugin", fl["cni_plugin_image"], "flannel init container (CNI binary)"))
+        images.append(
+            _image("flannel-cni-plugin", fl["cni_plugin_image"], "flannel init container (CNI binary)")
+        )
     return images
 
 
@@ -85,3 +97,22 @@ def addon_ref(matrix: Matrix, name: str) -> str:
     """The pinned reference of a cluster add-on image (digest when recorded, else the tag)."""
     entry = matrix.data["addons"][name]
     return f"{entry['image']}@{entry['digest']}" if entry.get("digest") else str(entry["image"])
+
+
+def blob_url(ref: str, digest: str) -> tuple[str, str]:
+    """(registry host, path) of a blob: registries serve content by digest at /v2/<repo>/blobs/<digest>."""
+    name = ref.split("@", 1)[0].rsplit(":", 1)[0]
+    host, repo = name.split("/", 1)
+    return host, f"/v2/{repo}/blobs/{digest}"
+
+
+def archive_name(image: Image) -> str:
+    return f"{image.name}.oci.tar"
+
+
+def split_roles(matrix: Matrix, row: Row, cni: str = "flannel") -> dict[str, list[Image]]:
+    """Images per package: what every node needs, and what only a control plane adds."""
+    worker = node_images(matrix, row, "worker", cni)
+    names = {i.name for i in worker}
+    extra = [i for i in node_images(matrix, row, "control-plane", cni, ha=True) if i.name not in names]
+    return {"worker": worker, "control-plane": extra}

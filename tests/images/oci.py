@@ -24,19 +24,34 @@ def build_blobs(out: Path, payload: bytes = b"hello from rcar-k8s\n") -> tuple[s
         tar.addfile(info, io.BytesIO(payload))
     layer_tar = raw.getvalue()
     layer = gzip.compress(layer_tar, mtime=0)
-    config = json.dumps({
-        "architecture": "arm64", "os": "linux",
-        "config": {"Cmd": ["/pause"]},
-        "rootfs": {"type": "layers", "diff_ids": [_digest(layer_tar)]},
-    }, sort_keys=True).encode()
-    manifest = json.dumps({
-        "schemaVersion": 2,
-        "mediaType": "application/vnd.oci.image.manifest.v1+json",
-        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": _digest(config),
-                   "size": len(config)},
-        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip", "digest": _digest(layer),
-                    "size": len(layer)}],
-    }, sort_keys=True).encode()
+    config = json.dumps(
+        {
+            "architecture": "arm64",
+            "os": "linux",
+            "config": {"Cmd": ["/pause"]},
+            "rootfs": {"type": "layers", "diff_ids": [_digest(layer_tar)]},
+        },
+        sort_keys=True,
+    ).encode()
+    manifest = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": {
+                "mediaType": "application/vnd.oci.image.config.v1+json",
+                "digest": _digest(config),
+                "size": len(config),
+            },
+            "layers": [
+                {
+                    "mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
+                    "digest": _digest(layer),
+                    "size": len(layer),
+                }
+            ],
+        },
+        sort_keys=True,
+    ).encode()
     files = []
     for name, data in (("manifest", manifest), ("config", config), ("layer", layer)):
         path = out / f"{name}.blob"

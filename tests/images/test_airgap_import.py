@@ -50,16 +50,31 @@ def _images_dir(tmp_path: Path) -> tuple[Path, str]:
     manifest_digest, blobs = build_blobs(tmp_path / "blobs")
     images = tmp_path / "images"
     images.mkdir()
-    subprocess.run([str(FILES / "oci-archive-from-blobs"), str(images / "pause.oci.tar"), REF, manifest_digest,
-                    *map(str, blobs)], check=True)
+    subprocess.run(
+        [
+            str(FILES / "oci-archive-from-blobs"),
+            str(images / "pause.oci.tar"),
+            REF,
+            manifest_digest,
+            *map(str, blobs),
+        ],
+        check=True,
+    )
     (images / "images.lock").write_text(f"{REF} {manifest_digest} pause.oci.tar\n")
     return images, manifest_digest
 
 
 def _import(images: Path, sock: Path, state: Path) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, IMAGES_DIR=str(images), STATE_DIR=str(state), CTR_ADDRESS=str(sock),
-               CONTAINERD_SNAPSHOTTER="native")
-    return subprocess.run([str(FILES / "k8s-images-import")], env=env, capture_output=True, text=True, timeout=120)
+    env = dict(
+        os.environ,
+        IMAGES_DIR=str(images),
+        STATE_DIR=str(state),
+        CTR_ADDRESS=str(sock),
+        CONTAINERD_SNAPSHOTTER="native",
+    )
+    return subprocess.run(
+        [str(FILES / "k8s-images-import")], env=env, capture_output=True, text=True, timeout=120
+    )
 
 
 def test_archive_is_deterministic(tmp_path: Path) -> None:
@@ -73,8 +88,12 @@ def test_import_into_k8s_namespace_with_expected_digest(tmp_path: Path, containe
     state = tmp_path / "state-dir"
     res = _import(images, containerd, state)
     assert res.returncode == 0, res.stderr
-    ls = subprocess.run(["ctr", "--address", str(containerd), "-n", "k8s.io", "images", "ls"],
-                        capture_output=True, text=True, check=True).stdout
+    ls = subprocess.run(
+        ["ctr", "--address", str(containerd), "-n", "k8s.io", "images", "ls"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     row = next(line.split() for line in ls.splitlines() if line.startswith(REF + " "))
     assert row[2] == digest
     assert "io.cri-containerd.pinned=pinned" in ls
@@ -104,7 +123,10 @@ def test_missing_archive_is_refused(tmp_path: Path, containerd: Path) -> None:
 
 def test_blob_set_without_manifest_is_refused(tmp_path: Path) -> None:
     digest, blobs = build_blobs(tmp_path / "blobs")
-    res = subprocess.run([str(FILES / "oci-archive-from-blobs"), str(tmp_path / "x.tar"), REF, digest,
-                          *map(str, blobs[1:])], capture_output=True, text=True)
+    res = subprocess.run(
+        [str(FILES / "oci-archive-from-blobs"), str(tmp_path / "x.tar"), REF, digest, *map(str, blobs[1:])],
+        capture_output=True,
+        text=True,
+    )
     assert res.returncode == 1 and "not among the blobs" in res.stderr
     assert shutil.which("ctr")
