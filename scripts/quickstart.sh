@@ -10,11 +10,11 @@ python3 -m venv .venv
 .venv/bin/python -m pip install -q -e .
 
 rk=.venv/bin/rcar-k8s
-default=$("$rk" matrix show --format json 2>/dev/null | .venv/bin/python -c 'import json,sys; print(json.load(sys.stdin)["default"])' 2>/dev/null || echo "")
+default=$(.venv/bin/python -c 'from generator.matrix.model import load_matrix; print(load_matrix().default)')
 echo "== rcar-k8s matrix check"
 "$rk" matrix check
-echo "== rcar-k8s matrix resolve ${default:+--k8s $default}"
-"$rk" matrix resolve ${default:+--k8s "$default"}
+echo "== rcar-k8s matrix resolve --k8s $default"
+"$rk" matrix resolve --k8s "$default"
 echo "== rcar-k8s generate"
 "$rk" generate
 echo "== rcar-k8s generate --check"
