@@ -1,0 +1,231 @@
+"""HTTP for upstream look-ups: retries, rate-limit messages, and an ETag cache on disk.
+
+One ``HttpClient`` serves one ``matrix update`` run:
+
+* every URL is fetched at most once per run (in-memory memo);
+* a response with an ``ETag`` (or ``Last-Modified``) is kept in ``cache_dir``; the next run sends
+  ``If-None-Match``/``If-Modified-Since`` and a ``304`` reuses the stored body, so a warm run costs
+  only 304s (and 304s do not count against GitHub's rate limit);
+* timeouts and 5xx are retried with exponential backoff (``sleep`` is injectable for tests);
+* anything else that goes wrong raises ``UpstreamError``: one line naming the URL.
+
+``GITHUB_TOKEN`` is sent only to api.github.com, as a header; it is never printed and never
+written to the cache (only the URL, validators and body are stored).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import os
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+
+from generator.errors import UserError
+
+GITHUB_API = "api.github.com"
+USER_AGENT = "rcar-k8s-matrix-update (+https://github.com/renesas-rcar)"
+EXIT_UPSTREAM = 3
+
+
+class UpstreamError(UserError):
+    """An upstream fetch or parse failed; the message names the URL (exit 3)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, exit_code=EXIT_UPSTREAM)
+
+
+@dataclass
+class Stats:
+    """What the network was asked: counted per run for the benchmark and the summary line."""
+
+    requests: int = 0  # HTTP requests sent (each retry and each redirect hop counts)
+    ok: int = 0  # 200 responses (body transferred)
+    not_modified: int = 0  # 304 responses (body reused from the cache)
+    retries: int = 0
+    by_status: dict[int, int] = field(default_factory=dict)
+
+
+def default_cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "rcar-k8s" / "http"
+
+
+class DiskCache:
+    """One JSON file per URL: {url, etag, last_modified, body}. Never request headers (no token)."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def _path(self, url: str) -> Path:
+        return self.root / (hashlib.sha256(url.encode()).hexdigest() + ".json")
+
+    def load(self, url: str) -> dict[str, Any] | None:
+        try:
+            entry = json.loads(self._path(url).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None  # a missing or damaged entry is only a cache miss
+        if not isinstance(entry, dict) or entry.get("url") != url or not isinstance(entry.get("body"), str):
+            return None
+        return entry
+
+    def drop(self, url: str) -> None:
+        self._path(url).unlink(missing_ok=True)
+
+    def store(self, url: str, etag: str | None, last_modified: str | None, body: str) -> None:
+        entry = {"url": url, "etag": etag, "last_modified": last_modified, "body": body}
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=".entry.", dir=self.root)
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                json.dump(entry, fh)
+            os.replace(tmp, self._path(url))
+        except OSError:
+            pass  # an unwritable cache costs a refetch next time, never a failed update
+
+
+def _reset_text(resp: requests.Response) -> str:
+    reset = resp.headers.get("X-RateLimit-Reset")
+    if reset and reset.isdigit():
+        when = dt.datetime.fromtimestamp(int(reset), tz=dt.UTC)
+        return f"resets at {when:%Y-%m-%d %H:%M:%S} UTC"
+    retry_after = resp.headers.get("Retry-After")
+    if retry_after:
+        return f"retry after {retry_after} s"
+    return "reset time not given"
+
+
+def _connection_reason(exc: Exception) -> str:
+    text = str(exc)
+    if any(s in text for s in ("NameResolutionError", "Name or service not known", "nodename nor servname",
+                               "Temporary failure in name resolution", "getaddrinfo failed")):
+        return "DNS lookup failed (no network or unknown host)"
+    if "Network is unreachable" in text:
+        return "network is unreachable"
+    if "Connection refused" in text:
+        return "connection refused"
+    return f"cannot connect ({exc.__class__.__name__})"
+
+
+class HttpClient:
+    def __init__(
+        self,
+        *,
+        cache_dir: Path | None = None,
+        token: str | None = None,
+        session: requests.Session | None = None,
+        retries: int = 3,
+        backoff: float = 2.0,
+        timeout: tuple[float, float] = (10.0, 60.0),
+        sleep: Callable[[float], None] = time.sleep,
+        on_request: Callable[[str], None] | None = None,
+    ) -> None:
+        self.cache = DiskCache(cache_dir) if cache_dir else None
+        self._token = token
+        self.session = session or requests.Session()
+        self.retries = retries
+        self.backoff = backoff
+        self.timeout = timeout
+        self.sleep = sleep
+        self.on_request = on_request
+        self.stats = Stats()
+        self._memo: dict[str, str] = {}
+
+    def __repr__(self) -> str:  # never show the token, even in a debugger or traceback
+        return f"HttpClient(cache={self.cache.root if self.cache else None}, token={'set' if self._token else 'unset'})"
+
+    def _headers(self, url: str, cached: dict[str, Any] | None) -> dict[str, str]:
+        headers = {"User-Agent": USER_AGENT}
+        if urlsplit(url).hostname == GITHUB_API:
+            headers["Accept"] = "application/vnd.github+json"
+            headers["X-GitHub-Api-Version"] = "2022-11-28"
+            if self._token:
+                headers["Authorization"] = f"Bearer {self._token}"
+        if cached:
+            if cached.get("etag"):
+                headers["If-None-Match"] = cached["etag"]
+            if cached.get("last_modified"):
+                headers["If-Modified-Since"] = cached["last_modified"]
+        return headers
+
+    def get_text(self, url: str) -> str:
+        if url in self._memo:
+            return self._memo[url]
+        cached = self.cache.load(url) if self.cache else None
+        headers = self._headers(url, cached)
+        attempt = 0
+        while True:
+            if self.on_request:
+                self.on_request(url)
+            self.stats.requests += 1
+            try:
+                resp = self.session.get(url, headers=headers, timeout=self.timeout)
+                status = resp.status_code
+                body = resp.content if status == 200 else b""
+            except requests.exceptions.Timeout:
+                status, resp = -1, None
+            except requests.exceptions.ChunkedEncodingError:
+                raise UpstreamError(f"{url}: response body was cut off (truncated transfer); retry later") from None
+            except requests.exceptions.ConnectionError as exc:
+                raise UpstreamError(f"{url}: {_connection_reason(exc)}; check the network and retry") from None
+            except requests.exceptions.RequestException as exc:
+                raise UpstreamError(f"{url}: request failed ({exc.__class__.__name__})") from None
+            self.stats.by_status[status] = self.stats.by_status.get(status, 0) + 1
+            if (status == -1 or status >= 500) and attempt < self.retries:
+                self.stats.retries += 1
+                self.sleep(self.backoff * (2**attempt))
+                attempt += 1
+                continue
+            break
+        tries = f" after {attempt + 1} attempts" if attempt else ""
+        if resp is None:
+            raise UpstreamError(f"{url}: timed out{tries}; check the network and retry")
+        if status == 304:
+            if not cached:
+                raise UpstreamError(f"{url}: server answered 304 Not Modified to an unconditional request")
+            self.stats.not_modified += 1
+            text = cached["body"]
+        elif status == 200:
+            self.stats.ok += 1
+            try:
+                text = body.decode("utf-8")
+            except UnicodeDecodeError:
+                raise UpstreamError(f"{url}: response is not UTF-8 text; is this the right URL?") from None
+            if self.cache and (resp.headers.get("ETag") or resp.headers.get("Last-Modified")):
+                self.cache.store(url, resp.headers.get("ETag"), resp.headers.get("Last-Modified"), text)
+        elif status in (403, 429) and (
+            status == 429 or resp.headers.get("X-RateLimit-Remaining") == "0" or resp.headers.get("Retry-After")
+        ):
+            hint = "" if self._token else "; set GITHUB_TOKEN for a higher limit"
+            raise UpstreamError(f"{url}: rate limit exceeded (HTTP {status}), {_reset_text(resp)}{hint}")
+        elif status == 404:
+            raise UpstreamError(f"{url}: not found (HTTP 404); upstream has no such release, tag or file")
+        elif status >= 500:
+            raise UpstreamError(f"{url}: server error (HTTP {status}){tries}; retry later")
+        else:
+            raise UpstreamError(f"{url}: unexpected HTTP {status} {resp.reason or ''}".rstrip())
+        self._memo[url] = text
+        return text
+
+    def forget(self, url: str) -> None:
+        """Drop a body that failed to parse, so a bad transfer is never reused from the cache."""
+        self._memo.pop(url, None)
+        if self.cache:
+            self.cache.drop(url)
+
+    def get_json(self, url: str) -> Any:
+        text = self.get_text(url)
+        try:
+            return json.loads(text)
+        except ValueError as exc:
+            self.forget(url)
+            raise UpstreamError(f"{url}: response is not valid JSON ({exc.msg} at char {exc.pos}); "
+                                "the body may be truncated, retry later") from None
