@@ -27,7 +27,13 @@ HEADER = """\
 
 
 class _Dumper(yaml.SafeDumper):
-    """Block style, keys in insertion order, long strings unwrapped, dates as plain scalars."""
+    """Block style, keys in insertion order, long strings unwrapped, dates as plain scalars.
+
+    No anchors/aliases: every row is spelled out, so a hand edit of one row never changes another.
+    """
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
 
 
 def _str_representer(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
@@ -43,29 +49,65 @@ def dump(data: dict[str, Any]) -> str:
     return HEADER + body
 
 
+_Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml when present: same result, faster
+
+Lines = dict[tuple[Any, ...], int]
+
+
 def loads(text: str, path: str = "<matrix>") -> dict[str, Any]:
     """Parse matrix YAML; malformed input raises UserError naming file:line."""
+    return loads_located(text, path)[0]
+
+
+def _lines(node: yaml.Node, at: tuple[Any, ...], out: Lines) -> None:
+    """Map every key path (("rows", 0, "components", "runc", "version")) to its 1-based line."""
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            here = (*at, key.value)
+            out[here] = key.start_mark.line + 1
+            _lines(value, here, out)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            here = (*at, i)
+            out[here] = item.start_mark.line + 1
+            _lines(item, here, out)
+
+
+def loads_located(text: str, path: str = "<matrix>") -> tuple[dict[str, Any], Lines]:
+    """Like ``loads`` but also return {key path: line} from the YAML node tree (for file:line errors)."""
+    loader = _Loader(text)
     try:
-        data = yaml.safe_load(text)
+        node = loader.get_single_node()
+        data = loader.construct_document(node) if node is not None else None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark
         where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else path
-        raise UserError(f"{where}: malformed YAML ({exc.problem}); fix the file or restore it with git") from None
+        raise UserError(
+            f"{where}: malformed YAML ({exc.problem}); fix the file or restore it with git"
+        ) from None
     except yaml.YAMLError as exc:
         raise UserError(f"{path}: malformed YAML ({exc}); fix the file or restore it with git") from None
+    finally:
+        loader.dispose()
     if not isinstance(data, dict):
         raise UserError(f"{path}:1: not a matrix (expected a mapping with 'rows'); check the file")
-    return data
+    lines: Lines = {}
+    _lines(node, (), lines)
+    return data, lines
 
 
 def load(path: Path) -> dict[str, Any]:
+    return load_located(path)[0]
+
+
+def load_located(path: Path) -> tuple[dict[str, Any], Lines]:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise UserError(f"{path}: matrix file not found; pass --matrix FILE or restore it with git") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise UserError(f"{path}: cannot read matrix ({exc.__class__.__name__}: {exc})") from None
-    return loads(text, str(path))
+    return loads_located(text, str(path))
 
 
 def write_atomic(path: Path, text: str) -> None:
