@@ -42,7 +42,9 @@ class _LazyPackage:
     def __getattr__(self, attr: str) -> Any:
         full = f"{self._name}.{attr}"
         try:
-            return importlib.import_module(full)
+            module = importlib.import_module(full)
+            # a subpackage stays lazy, so gen.a.b.c works without a.b importing c itself
+            return _LazyPackage(full) if hasattr(module, "__path__") else module
         except ModuleNotFoundError as exc:
             if exc.name != full:
                 raise
