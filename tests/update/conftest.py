@@ -104,7 +104,8 @@ def run_update(*args: str, cache: Path) -> Result:
 
 
 @pytest.fixture
-def update(tmp_path: Path):
+def update(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.delenv("GITHUB_TOKEN", raising=False)  # tests that want one set it themselves
     cache = tmp_path / "http-cache"
 
     def run(*args: str) -> Result:
