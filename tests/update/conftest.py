@@ -34,32 +34,33 @@ def load_manifest() -> list[dict[str, str]]:
     return json.loads((FIXTURES / "manifest.json").read_text())
 
 
-def _responder(body: str, etag: str, content_type: str, api: bool):
+def _responder(body: str, etag: str, content_type: str, api: bool, statuses: list[int]):
     def respond(request, context):
         context.headers["ETag"] = etag
         context.headers["Content-Type"] = content_type
         if api:
             context.headers.update(API_HEADERS)
-        if request.headers.get("If-None-Match") == etag:
-            context.status_code = 304
-            return ""
-        context.status_code = 200
-        return body
+        context.status_code = 304 if request.headers.get("If-None-Match") == etag else 200
+        statuses.append(context.status_code)
+        return "" if context.status_code == 304 else body
     return respond
 
 
-def serve(mocker: requests_mock.Mocker) -> None:
+def serve(mocker: requests_mock.Mocker) -> list[int]:
+    """Register the fixture world; returns the list every fixture response's status is appended to."""
+    statuses: list[int] = []
     for entry in load_manifest():
         body = (FIXTURES / "upstream" / entry["file"]).read_text(encoding="utf-8")
         api = entry["url"].startswith("https://api.github.com/")
-        mocker.get(entry["url"], text=_responder(body, entry["etag"], entry["content_type"], api),
+        mocker.get(entry["url"], text=_responder(body, entry["etag"], entry["content_type"], api, statuses),
                    complete_qs=True)
+    return statuses
 
 
 @pytest.fixture
 def upstream() -> Iterator[requests_mock.Mocker]:
     with requests_mock.Mocker() as m:
-        serve(m)
+        m.statuses = serve(m)
         yield m
 
 
