@@ -70,8 +70,11 @@ ARTIFACTS: dict[str, dict[str, tuple[str, str, str]]] = {
         for b in ("kubeadm", "kubelet", "kubectl")
     },
     "cri-tools": {"crictl": _gh_dl("cri-tools", "crictl-v{v}-linux-arm64.tar.gz")},
-    "containerd": {"containerd": _gh_dl("containerd", "containerd-{v}-linux-arm64.tar.gz",
-                                        "containerd-{v}-linux-arm64.tar.gz.sha256sum")},
+    "containerd": {
+        "containerd": _gh_dl(
+            "containerd", "containerd-{v}-linux-arm64.tar.gz", "containerd-{v}-linux-arm64.tar.gz.sha256sum"
+        )
+    },
     "runc": {"runc": _gh_dl("runc", "runc.arm64", "runc.sha256sum")},
     "cni-plugins": {"cni-plugins": _gh_dl("cni-plugins", "cni-plugins-linux-arm64-v{v}.tgz")},
     "etcd": {"etcd": _gh_dl("etcd", "etcd-v{v}-linux-arm64.tar.gz", "SHA256SUMS")},
@@ -80,10 +83,22 @@ ARTIFACTS: dict[str, dict[str, tuple[str, str, str]]] = {
 
 # Refresh order: later components read what earlier ones decided (etcd/pause/CoreDNS come from
 # the kubeadm of the row's Kubernetes; runc from what containerd ships).
-ORDER = ("kubernetes", "etcd", "pause", "coredns", "cri-tools", "containerd", "runc", "cni-plugins",
-         "flannel", "cri-dockerd")
+ORDER = (
+    "kubernetes",
+    "etcd",
+    "pause",
+    "coredns",
+    "cri-tools",
+    "containerd",
+    "runc",
+    "cni-plugins",
+    "flannel",
+    "cri-dockerd",
+)
 NOT_UPDATED = {"docker": "built by meta-virtualization (its recipe pins it), not fetched from upstream"}
-DIGEST_NOTE = "image digests for this tag not read yet; the registry step of `rcar-k8s matrix update` fills them"
+DIGEST_NOTE = (
+    "image digests for this tag not read yet; the registry step of `rcar-k8s matrix update` fills them"
+)
 
 
 @dataclass(frozen=True)
@@ -121,6 +136,7 @@ def _short(value: Any) -> str:
 
 
 # --- per-component refresh -------------------------------------------------------------------------
+
 
 class RowUpdater:
     """Refreshes one row in place. ``fresh`` (a new row) rewrites every why/source/go field."""
@@ -161,13 +177,20 @@ class RowUpdater:
         git = comp.get("git") or {}
         commit = src.resolve_tag(self.http, repo, tag)
         if not rebuilt and git.get("tag") == tag and git.get("commit") not in (None, commit.value):
-            raise UpstreamError(f"{commit.source}: tag {tag} now points at {commit.value}, but the matrix "
-                                f"records {git['commit']}; a moved release tag needs a human look")
+            raise UpstreamError(
+                f"{commit.source}: tag {tag} now points at {commit.value}, but the matrix "
+                f"records {git['commit']}; a moved release tag needs a human look"
+            )
         if git.get("tag") != tag or git.get("commit") != commit.value:
-            self.plan.add(self.minor, name, "commit", git.get("commit") if git.get("tag") == tag else None,
-                          commit.value)
-        comp["git"] = {"repo": f"{GH}/{repo}.git", "tag": tag, "commit": commit.value,
-                       "commit_source": commit.source}
+            self.plan.add(
+                self.minor, name, "commit", git.get("commit") if git.get("tag") == tag else None, commit.value
+            )
+        comp["git"] = {
+            "repo": f"{GH}/{repo}.git",
+            "tag": tag,
+            "commit": commit.value,
+            "commit_source": commit.source,
+        }
 
     def set_artifacts(self, name: str, version: str, rebuilt: bool, release: src.Release | None) -> None:
         comp = self.comps[name]
@@ -179,16 +202,25 @@ class RowUpdater:
             digest = src.checksum(self.http, sums, file)
             asset = release.assets.get(file) if release else None
             if asset and asset.digest and asset.digest != f"sha256:{digest.value}":
-                raise UpstreamError(f"{digest.source}: sha256 {digest.value[:12]} disagrees with GitHub's "
-                                    f"asset digest {asset.digest[7:19]} for {file}; not pinning it")
+                raise UpstreamError(
+                    f"{digest.source}: sha256 {digest.value[:12]} disagrees with GitHub's "
+                    f"asset digest {asset.digest[7:19]} for {file}; not pinning it"
+                )
             art = arts.get(aname) or {}
             if not rebuilt and art.get("url") == url and art.get("sha256") not in (None, digest.value):
-                raise UpstreamError(f"{digest.source}: published sha256 {digest.value[:12]} differs from the "
-                                    f"pinned {art['sha256'][:12]} for the same {file}; a changed release "
-                                    "artifact needs a human look")
+                raise UpstreamError(
+                    f"{digest.source}: published sha256 {digest.value[:12]} differs from the "
+                    f"pinned {art['sha256'][:12]} for the same {file}; a changed release "
+                    "artifact needs a human look"
+                )
             if art.get("url") != url or art.get("sha256") != digest.value:
-                self.plan.add(self.minor, name, f"sha256 {aname}",
-                              art.get("sha256") if art.get("url") == url else None, digest.value)
+                self.plan.add(
+                    self.minor,
+                    name,
+                    f"sha256 {aname}",
+                    art.get("sha256") if art.get("url") == url else None,
+                    digest.value,
+                )
                 new_art = {"url": url, "sha256": digest.value, "sha256_source": digest.source}
                 if art.get("url") == url and art.get("cross_check"):
                     new_art["cross_check"] = art["cross_check"]  # still about this exact file
@@ -210,8 +242,9 @@ class RowUpdater:
             raise UpstreamError(f"{url}: no published release v{version} of {REPOS[name]}")
         return rel
 
-    def github_component(self, name: str, rel: src.Release, why: str, go: bool = True,
-                         source: str | None = None) -> None:
+    def github_component(
+        self, name: str, rel: src.Release, why: str, go: bool = True, source: str | None = None
+    ) -> None:
         changed = self.set_version(name, rel.plain, why, source or rel.source)
         if changed and go:
             self.set_field(name, "go", src.go_mod_version(self.http, REPOS[name], rel.tag), "go_source")
@@ -224,15 +257,18 @@ class RowUpdater:
     def kubernetes(self) -> None:
         stable = src.k8s_stable(self.http, self.minor)
         v = stable.value
-        changed = self.set_version("kubernetes", v, f"newest {self.minor} patch (dl.k8s.io stable-{self.minor}.txt)",
-                                   stable.source)
+        changed = self.set_version(
+            "kubernetes", v, f"newest {self.minor} patch (dl.k8s.io stable-{self.minor}.txt)", stable.source
+        )
         if changed:
             self.set_field("kubernetes", "go", src.k8s_go_version(self.http, f"v{v}"), "go_source")
             comp = self.comps["kubernetes"]
             for entry in (comp.get("images") or {}).values():
                 self.set_image(entry, entry["image"].rsplit(":", 1)[0] + f":v{v}")
             if "images_source" in comp:
-                comp["images_source"] = f"{src.RAW}/kubernetes/kubernetes/v{v}/cmd/kubeadm/app/constants/constants.go"
+                comp["images_source"] = (
+                    f"{src.RAW}/kubernetes/kubernetes/v{v}/cmd/kubeadm/app/constants/constants.go"
+                )
         self.set_git("kubernetes", v, changed)
         self.set_artifacts("kubernetes", v, changed, None)
 
@@ -242,8 +278,9 @@ class RowUpdater:
     def etcd(self) -> None:
         fact = self._kubeadm()["etcd"]
         v = fact.value.split("-")[0]
-        changed = self.set_version("etcd", v, f"kubeadm {self.comps['kubernetes']['version']} DefaultEtcdVersion",
-                                   fact.source)
+        changed = self.set_version(
+            "etcd", v, f"kubeadm {self.comps['kubernetes']['version']} DefaultEtcdVersion", fact.source
+        )
         comp = self.comps["etcd"]
         self.set_image(comp, comp["image"].rsplit(":", 1)[0] + f":{fact.value}", "image_unconfirmed")
         if changed:
@@ -253,7 +290,9 @@ class RowUpdater:
 
     def _kubeadm_image(self, name: str, what: str) -> None:
         fact = self._kubeadm()[name]
-        self.set_version(name, fact.value, f"kubeadm {self.comps['kubernetes']['version']} {what}", fact.source)
+        self.set_version(
+            name, fact.value, f"kubeadm {self.comps['kubernetes']['version']} {what}", fact.source
+        )
         comp = self.comps[name]
         self.set_image(comp, comp["image"].rsplit(":", 1)[0] + f":{fact.value}")
 
@@ -273,8 +312,10 @@ class RowUpdater:
             rel = max(older, key=lambda r: r.version, default=None)
             why = f"no cri-tools v{self.minor}.x release yet; newest older minor (R6 warns)"
         if rel is None:
-            raise UpstreamError(f"{src.API}/repos/{REPOS['cri-tools']}/releases?per_page=100: "
-                                f"no cri-tools release for Kubernetes {self.minor} or older")
+            raise UpstreamError(
+                f"{src.API}/repos/{REPOS['cri-tools']}/releases?per_page=100: "
+                f"no cri-tools release for Kubernetes {self.minor} or older"
+            )
         self.github_component("cri-tools", rel, why)
 
     def containerd(self) -> None:
@@ -284,25 +325,32 @@ class RowUpdater:
             lower = [m for m in support.value if _minor_key(m) < _minor_key(self.minor)]
             listed_for = max(lower, key=_minor_key, default=None)
         if listed_for is None:
-            raise UpstreamError(f"{support.source}: no containerd line listed for Kubernetes {self.minor} or older")
+            raise UpstreamError(
+                f"{support.source}: no containerd line listed for Kubernetes {self.minor} or older"
+            )
         rels = src.github_releases(self.http, REPOS["containerd"])
         for minimum in support.value[listed_for]:  # newest line first
             rel = src.newest(rels, minimum[:2])
             if rel and rel.version >= minimum:
                 break
         else:
-            raise UpstreamError(f"{support.source}: no published containerd release matches the lines listed "
-                                f"for Kubernetes {listed_for}")
+            raise UpstreamError(
+                f"{support.source}: no published containerd release matches the lines listed "
+                f"for Kubernetes {listed_for}"
+            )
         line = f"{rel.version[0]}.{rel.version[1]}"
         if listed_for == self.minor:
             why = f"newest containerd line ({line}) listed for Kubernetes {self.minor} in RELEASES.md (R7)"
         else:
-            why = (f"containerd has not listed Kubernetes {self.minor} yet; {line} is the newest line listed "
-                   f"for {listed_for} (R7 provisional)")
+            why = (
+                f"containerd has not listed Kubernetes {self.minor} yet; {line} is the newest line listed "
+                f"for {listed_for} (R7 provisional)"
+            )
         changed = self.set_version("containerd", rel.plain, why, support.source)
         if changed:
-            self.set_field("containerd", "go", src.go_mod_version(self.http, REPOS["containerd"], rel.tag),
-                           "go_source")
+            self.set_field(
+                "containerd", "go", src.go_mod_version(self.http, REPOS["containerd"], rel.tag), "go_source"
+            )
         runc = src.containerd_runc_version(self.http, rel.tag)
         pinned = src.Fact(".".join(runc.value.split(".")[:2]), runc.source)
         self.set_field("containerd", "runc_pinned", pinned, "runc_pinned_source")
@@ -320,7 +368,9 @@ class RowUpdater:
         rel = src.newest(src.github_releases(self.http, REPOS["cni-plugins"]))
         if rel is None:
             raise UpstreamError(f"{src.API}/repos/{REPOS['cni-plugins']}/releases?per_page=100: no release")
-        self.github_component("cni-plugins", rel, f"newest containernetworking/plugins release ({rel.published})")
+        self.github_component(
+            "cni-plugins", rel, f"newest containernetworking/plugins release ({rel.published})"
+        )
 
     def flannel(self) -> None:
         rel = src.newest(src.github_releases(self.http, REPOS["flannel"]))
@@ -335,10 +385,16 @@ class RowUpdater:
         line = cur[:2] if cur else None
         rel = src.newest(src.github_releases(self.http, REPOS["cri-dockerd"]), line)
         if rel is None:
-            raise UpstreamError(f"{src.API}/repos/{REPOS['cri-dockerd']}/releases?per_page=100: "
-                                f"no release in the {'.'.join(map(str, line or ()))} line")
-        self.github_component("cri-dockerd", rel, f"newest cri-dockerd in the pinned {rel.version[0]}."
-                              f"{rel.version[1]} line ({rel.published}); speaks CRI v1")
+            raise UpstreamError(
+                f"{src.API}/repos/{REPOS['cri-dockerd']}/releases?per_page=100: "
+                f"no release in the {'.'.join(map(str, line or ()))} line"
+            )
+        self.github_component(
+            "cri-dockerd",
+            rel,
+            f"newest cri-dockerd in the pinned {rel.version[0]}."
+            f"{rel.version[1]} line ({rel.published}); speaks CRI v1",
+        )
 
     def refresh(self, only: str | None) -> None:
         for name in ORDER:
@@ -355,16 +411,27 @@ def _minor_key(minor: str) -> tuple[int, ...]:
 
 # --- whole-matrix update -----------------------------------------------------------------------------
 
+
 def new_minors(http: HttpClient, known: list[str]) -> list[str]:
     """Kubernetes minors with a published vX.Y.0 release newer than every row we have."""
     top = max((_minor_key(m) for m in known), default=(0, 0))
-    found = {f"{r.version[0]}.{r.version[1]}" for r in src.github_releases(http, REPOS["kubernetes"])
-             if r.version[2] == 0 and r.version[:2] > top}
+    found = {
+        f"{r.version[0]}.{r.version[1]}"
+        for r in src.github_releases(http, REPOS["kubernetes"])
+        if r.version[2] == 0 and r.version[:2] > top
+    }
     return sorted(found, key=_minor_key)
 
 
-def update_matrix(data: dict[str, Any], http: HttpClient, *, date: dt.date, grace_days: int = 0,
-                  only_component: str | None = None, only_row: str | None = None) -> tuple[dict[str, Any], Plan]:
+def update_matrix(
+    data: dict[str, Any],
+    http: HttpClient,
+    *,
+    date: dt.date,
+    grace_days: int = 0,
+    only_component: str | None = None,
+    only_row: str | None = None,
+) -> tuple[dict[str, Any], Plan]:
     """Return (new matrix data, plan). ``data`` is not modified. Raises UpstreamError on any failure."""
     new = copy.deepcopy(data)  # deepcopy keeps shared sub-dicts shared, so YAML anchors survive
     plan = Plan()
@@ -387,8 +454,10 @@ def update_matrix(data: dict[str, Any], http: HttpClient, *, date: dt.date, grac
     if full:
         for minor in new_minors(http, [str(r["k8s"]) for r in rows]):
             if minor not in schedule.value:
-                plan.notes.append(f"+ {minor}: v{minor}.0 is out but {schedule.source} has no dates for it yet; "
-                                  "not added (rerun later)")
+                plan.notes.append(
+                    f"+ {minor}: v{minor}.0 is out but {schedule.source} has no dates for it yet; "
+                    "not added (rerun later)"
+                )
                 continue
             template = max(rows, key=lambda r: _minor_key(str(r["k8s"])))
             row = copy.deepcopy(template)
@@ -396,12 +465,21 @@ def update_matrix(data: dict[str, Any], http: HttpClient, *, date: dt.date, grac
                 if cname in NOT_UPDATED:
                     row["components"][cname] = comp  # the same object: stays one YAML anchor
             dates = schedule.value[minor]
-            row.update({"k8s": minor, "released": dates["released"], "maintenance": dates["maintenance"],
-                        "eol": dates["eol"], "lifecycle_source": schedule.source})
+            row.update(
+                {
+                    "k8s": minor,
+                    "released": dates["released"],
+                    "maintenance": dates["maintenance"],
+                    "eol": dates["eol"],
+                    "lifecycle_source": schedule.source,
+                }
+            )
             RowUpdater(http, Plan(), row, fresh=True).refresh(None)  # a new row: one summary line, below
             rows.append(row)
             plan.touched_rows.add(minor)
-            pins = ", ".join(f"{c} {row['components'][c]['version']}" for c in ORDER if c in row["components"])
+            pins = ", ".join(
+                f"{c} {row['components'][c]['version']}" for c in ORDER if c in row["components"]
+            )
             plan.notes.append(f"+ {minor}: new row, end of life {dates['eol']}: {pins}")
 
         keep = []
@@ -409,10 +487,13 @@ def update_matrix(data: dict[str, Any], http: HttpClient, *, date: dt.date, grac
             eol = model.parse_date(row["eol"], f"rows[{row['k8s']}].eol")
             if eol + dt.timedelta(days=grace_days) < date:
                 if str(row["k8s"]) == str(new["default"]):
-                    raise UserError(f"default row {row['k8s']} reached end of life {eol} (+{grace_days} days grace); "
-                                    "set `default:` in the matrix to a supported minor, then rerun")
-                plan.notes.append(f"- {row['k8s']}: dropped, end of life {eol} + {grace_days} days grace "
-                                  f"passed on {date}")
+                    raise UserError(
+                        f"default row {row['k8s']} reached end of life {eol} (+{grace_days} days grace); "
+                        "set `default:` in the matrix to a supported minor, then rerun"
+                    )
+                plan.notes.append(
+                    f"- {row['k8s']}: dropped, end of life {eol} + {grace_days} days grace passed on {date}"
+                )
                 plan.touched_rows.add(str(row["k8s"]))
                 continue
             keep.append(row)
@@ -424,6 +505,7 @@ def update_matrix(data: dict[str, Any], http: HttpClient, *, date: dt.date, grac
 
 
 # --- the rules gate ----------------------------------------------------------------------------------
+
 
 def _severity(finding: Any) -> str:
     sev = getattr(finding, "severity", "")
@@ -438,12 +520,16 @@ def _finding_row(finding: Any) -> str | None:
     return None
 
 
-def blocking_findings(old: dict[str, Any], new: dict[str, Any], touched: set[str], date: dt.date) -> list[Any]:
+def blocking_findings(
+    old: dict[str, Any], new: dict[str, Any], touched: set[str], date: dt.date
+) -> list[Any]:
     """Errors ``matrix check`` reports for new/changed rows (or new errors anywhere)."""
     try:
         from generator.matrix.rules import check_matrix
     except ImportError as exc:
-        raise UserError(f"matrix rules are not available ({exc}); refusing to write an unchecked matrix") from None
+        raise UserError(
+            f"matrix rules are not available ({exc}); refusing to write an unchecked matrix"
+        ) from None
     before = {str(f) for f in check_matrix(old, date=date) if _severity(f) == "error"}
     out = []
     for f in check_matrix(new, date=date):
@@ -457,21 +543,48 @@ def blocking_findings(old: dict[str, Any], new: dict[str, Any], touched: set[str
 
 # --- CLI ---------------------------------------------------------------------------------------------
 
+
 def register_update(parser: argparse.ArgumentParser) -> None:
     parser.description = __doc__
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
-    parser.add_argument("--dry-run", action="store_true", help="fetch and check, print the summary, write nothing")
-    parser.add_argument("--only", metavar="COMPONENT|k8s=1.N", default=None,
-                        help="refresh one component in every row, or one row (no rows added or dropped)")
+    parser.add_argument(
+        "--dry-run", action="store_true", help="fetch and check, print the summary, write nothing"
+    )
+    parser.add_argument(
+        "--only",
+        metavar="COMPONENT|k8s=1.N",
+        default=None,
+        help="refresh one component in every row, or one row (no rows added or dropped)",
+    )
     parser.add_argument("--date", default=None, metavar="YYYY-MM-DD", help="today, for end-of-life decisions")
-    parser.add_argument("--grace-days", type=int, default=0, metavar="N",
-                        help="keep a row N days past its end of life (default 0)")
-    parser.add_argument("--cache-dir", type=Path, default=None, metavar="DIR",
-                        help=f"HTTP cache (default {default_cache_dir()})")
-    parser.add_argument("--matrix", type=Path, default=None, metavar="FILE",
-                        help="matrix file (default: the committed lock file)")
-    parser.add_argument("--retry-backoff", type=float, default=2.0, metavar="SECONDS",
-                        help="first retry delay on timeouts and 5xx, doubled per retry (default 2; 3 retries)")
+    parser.add_argument(
+        "--grace-days",
+        type=int,
+        default=0,
+        metavar="N",
+        help="keep a row N days past its end of life (default 0)",
+    )
+    parser.add_argument(
+        "--cache-dir",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help=f"HTTP cache (default {default_cache_dir()})",
+    )
+    parser.add_argument(
+        "--matrix",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="matrix file (default: the committed lock file)",
+    )
+    parser.add_argument(
+        "--retry-backoff",
+        type=float,
+        default=2.0,
+        metavar="SECONDS",
+        help="first retry delay on timeouts and 5xx, doubled per retry (default 2; 3 retries)",
+    )
     parser.set_defaults(func=run_update)
 
 
@@ -500,8 +613,12 @@ def _progress(enabled: bool) -> Iterator[Callable[[str], None]]:
     if not enabled or not console.is_terminal:
         yield lambda url: None
         return
-    with Progress(SpinnerColumn(), TextColumn("[bold]{task.completed:>3}[/] requests  {task.description}"),
-                  console=console, transient=True) as progress:
+    with Progress(
+        SpinnerColumn(),
+        TextColumn("[bold]{task.completed:>3}[/] requests  {task.description}"),
+        console=console,
+        transient=True,
+    ) as progress:
         task = progress.add_task("starting", total=None)
 
         def tick(url: str) -> None:
@@ -522,12 +639,25 @@ def run_update(args: argparse.Namespace, *, sleep: Callable[[float], None] | Non
         raise UserError(f"--only k8s={only_row}: no such row in {path}")
 
     with _progress(True) as tick:
-        http = HttpClient(cache_dir=args.cache_dir or default_cache_dir(), token=os.environ.get("GITHUB_TOKEN") or None,
-                          backoff=args.retry_backoff, on_request=tick, **({"sleep": sleep} if sleep else {}))
-        new, plan = update_matrix(data, http, date=date, grace_days=args.grace_days,
-                                  only_component=only_component, only_row=only_row)
+        http = HttpClient(
+            cache_dir=args.cache_dir or default_cache_dir(),
+            token=os.environ.get("GITHUB_TOKEN") or None,
+            backoff=args.retry_backoff,
+            on_request=tick,
+            **({"sleep": sleep} if sleep else {}),
+        )
+        new, plan = update_matrix(
+            data,
+            http,
+            date=date,
+            grace_days=args.grace_days,
+            only_component=only_component,
+            only_row=only_row,
+        )
     s = http.stats
-    net = f"{s.requests} HTTP requests ({s.ok} downloaded, {s.not_modified} not modified, {s.retries} retried)"
+    net = (
+        f"{s.requests} HTTP requests ({s.ok} downloaded, {s.not_modified} not modified, {s.retries} retried)"
+    )
 
     if not plan.changes and not plan.notes:
         print(f"matrix update: {path} is up to date; {net}")
@@ -543,9 +673,13 @@ def run_update(args: argparse.Namespace, *, sleep: Callable[[float], None] | Non
     problems = blocking_findings(data, new, plan.touched_rows, date)
     if problems:
         for f in problems:
-            print(f"  check: {f}", file=sys.stderr)
-        print(f"rcar-k8s: error: the updated matrix fails `matrix check` ({len(problems)} error(s)); "
-              f"{path} left unchanged", file=sys.stderr)
+            where = " ".join(str(x) for x in (getattr(f, "minor", None), getattr(f, "component", None)) if x)
+            print(f"  check: {getattr(f, 'rule', '')} [{where}] {getattr(f, 'message', f)}", file=sys.stderr)
+        print(
+            f"rcar-k8s: error: the updated matrix fails `matrix check` ({len(problems)} error(s)); "
+            f"{path} left unchanged",
+            file=sys.stderr,
+        )
         return 1
     if args.dry_run:
         print("dry run: nothing written")

@@ -105,8 +105,16 @@ def _reset_text(resp: requests.Response) -> str:
 
 def _connection_reason(exc: Exception) -> str:
     text = str(exc)
-    if any(s in text for s in ("NameResolutionError", "Name or service not known", "nodename nor servname",
-                               "Temporary failure in name resolution", "getaddrinfo failed")):
+    if any(
+        s in text
+        for s in (
+            "NameResolutionError",
+            "Name or service not known",
+            "nodename nor servname",
+            "Temporary failure in name resolution",
+            "getaddrinfo failed",
+        )
+    ):
         return "DNS lookup failed (no network or unknown host)"
     if "Network is unreachable" in text:
         return "network is unreachable"
@@ -140,7 +148,8 @@ class HttpClient:
         self._memo: dict[str, str] = {}
 
     def __repr__(self) -> str:  # never show the token, even in a debugger or traceback
-        return f"HttpClient(cache={self.cache.root if self.cache else None}, token={'set' if self._token else 'unset'})"
+        token = "set" if self._token else "unset"
+        return f"HttpClient(cache={self.cache.root if self.cache else None}, token={token})"
 
     def _headers(self, url: str, cached: dict[str, Any] | None) -> dict[str, str]:
         headers = {"User-Agent": USER_AGENT}
@@ -173,9 +182,13 @@ class HttpClient:
             except requests.exceptions.Timeout:
                 status, resp = -1, None
             except requests.exceptions.ChunkedEncodingError:
-                raise UpstreamError(f"{url}: response body was cut off (truncated transfer); retry later") from None
+                raise UpstreamError(
+                    f"{url}: response body was cut off (truncated transfer); retry later"
+                ) from None
             except requests.exceptions.ConnectionError as exc:
-                raise UpstreamError(f"{url}: {_connection_reason(exc)}; check the network and retry") from None
+                raise UpstreamError(
+                    f"{url}: {_connection_reason(exc)}; check the network and retry"
+                ) from None
             except requests.exceptions.RequestException as exc:
                 raise UpstreamError(f"{url}: request failed ({exc.__class__.__name__})") from None
             self.stats.by_status[status] = self.stats.by_status.get(status, 0) + 1
@@ -202,7 +215,9 @@ class HttpClient:
             if self.cache and (resp.headers.get("ETag") or resp.headers.get("Last-Modified")):
                 self.cache.store(url, resp.headers.get("ETag"), resp.headers.get("Last-Modified"), text)
         elif status in (403, 429) and (
-            status == 429 or resp.headers.get("X-RateLimit-Remaining") == "0" or resp.headers.get("Retry-After")
+            status == 429
+            or resp.headers.get("X-RateLimit-Remaining") == "0"
+            or resp.headers.get("Retry-After")
         ):
             hint = "" if self._token else "; set GITHUB_TOKEN for a higher limit"
             raise UpstreamError(f"{url}: rate limit exceeded (HTTP {status}), {_reset_text(resp)}{hint}")
@@ -227,5 +242,7 @@ class HttpClient:
             return json.loads(text)
         except ValueError as exc:
             self.forget(url)
-            raise UpstreamError(f"{url}: response is not valid JSON ({exc.msg} at char {exc.pos}); "
-                                "the body may be truncated, retry later") from None
+            raise UpstreamError(
+                f"{url}: response is not valid JSON ({exc.msg} at char {exc.pos}); "
+                "the body may be truncated, retry later"
+            ) from None

@@ -66,6 +66,7 @@ def parse_version(text: str) -> tuple[int, int, int] | None:
 
 # --- GitHub REST API -------------------------------------------------------------------------------
 
+
 def github_releases(http: HttpClient, repo: str) -> list[Release]:
     """Published, non-draft, non-prerelease releases with a plain vX.Y.Z tag (newest 100)."""
     url = f"{API}/repos/{repo}/releases?per_page=100"
@@ -86,7 +87,9 @@ def github_releases(http: HttpClient, repo: str) -> list[Release]:
             try:
                 assets[a["name"]] = Asset(a["name"], a["browser_download_url"], a.get("digest"))
             except (KeyError, TypeError):
-                raise _bad(http, url, f"release {rel['tag_name']}: asset without name/browser_download_url") from None
+                raise _bad(
+                    http, url, f"release {rel['tag_name']}: asset without name/browser_download_url"
+                ) from None
         published = str(rel.get("published_at") or rel.get("created_at") or "")[:10]
         out.append(Release(rel["tag_name"], version, published, assets, rel.get("html_url") or url))
     return out
@@ -126,6 +129,7 @@ def resolve_tag(http: HttpClient, repo: str, tag: str) -> Fact[str]:
 
 # --- checksums -------------------------------------------------------------------------------------
 
+
 def checksum(http: HttpClient, url: str, artifact: str) -> Fact[str]:
     """sha256 of ``artifact`` from a published checksum file.
 
@@ -156,6 +160,7 @@ def checksum(http: HttpClient, url: str, artifact: str) -> Fact[str]:
 
 # --- dl.k8s.io and kubernetes sources --------------------------------------------------------------
 
+
 def k8s_stable(http: HttpClient, minor: str) -> Fact[str]:
     """Newest patch of a Kubernetes minor, e.g. '1.36.5' from dl.k8s.io/release/stable-1.36.txt."""
     url = f"{DL_K8S}/stable-{minor}.txt"
@@ -171,7 +176,11 @@ def kubeadm_constants(http: HttpClient, tag: str) -> dict[str, Fact[str]]:
     url = f"{RAW}/kubernetes/kubernetes/{tag}/cmd/kubeadm/app/constants/constants.go"
     text = http.get_text(url)
     out = {}
-    for key, name in (("etcd", "DefaultEtcdVersion"), ("pause", "PauseVersion"), ("coredns", "CoreDNSVersion")):
+    for key, name in (
+        ("etcd", "DefaultEtcdVersion"),
+        ("pause", "PauseVersion"),
+        ("coredns", "CoreDNSVersion"),
+    ):
         m = re.search(rf'^\s*{name}\s*=\s*"([^"]+)"', text, re.M)
         if not m:
             raise _bad(http, url, f"no {name} constant; has kubeadm moved it?")
@@ -207,11 +216,14 @@ def k8s_schedule(http: HttpClient) -> Fact[dict[str, dict[str, str]]]:
                 "eol": item["endOfLifeDate"],
             }
     except (yaml.YAMLError, KeyError, TypeError):
-        raise _bad(http, url, "not the kubernetes/website release schedule (schedules[].release/...Date)") from None
+        raise _bad(
+            http, url, "not the kubernetes/website release schedule (schedules[].release/...Date)"
+        ) from None
     return Fact(out, url)
 
 
 # --- files in other repositories -------------------------------------------------------------------
+
 
 def go_mod_version(http: HttpClient, repo: str, tag: str) -> Fact[str]:
     url = f"{RAW}/{repo}/{tag}/go.mod"

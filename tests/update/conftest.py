@@ -26,8 +26,13 @@ from generator.errors import UserError
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 MATRIX_BEFORE = FIXTURES / "matrix-before.yml"
-API_HEADERS = {"X-RateLimit-Limit": "60", "X-RateLimit-Remaining": "59", "X-RateLimit-Reset": "1798200000",
-               "X-RateLimit-Resource": "core", "X-GitHub-Media-Type": "github.v3; format=json"}
+API_HEADERS = {
+    "X-RateLimit-Limit": "60",
+    "X-RateLimit-Remaining": "59",
+    "X-RateLimit-Reset": "1798200000",
+    "X-RateLimit-Resource": "core",
+    "X-GitHub-Media-Type": "github.v3; format=json",
+}
 
 
 def load_manifest() -> list[dict[str, str]]:
@@ -43,6 +48,7 @@ def _responder(body: str, etag: str, content_type: str, api: bool, statuses: lis
         context.status_code = 304 if request.headers.get("If-None-Match") == etag else 200
         statuses.append(context.status_code)
         return "" if context.status_code == 304 else body
+
     return respond
 
 
@@ -52,8 +58,11 @@ def serve(mocker: requests_mock.Mocker) -> list[int]:
     for entry in load_manifest():
         body = (FIXTURES / "upstream" / entry["file"]).read_text(encoding="utf-8")
         api = entry["url"].startswith("https://api.github.com/")
-        mocker.get(entry["url"], text=_responder(body, entry["etag"], entry["content_type"], api, statuses),
-                   complete_qs=True)
+        mocker.get(
+            entry["url"],
+            text=_responder(body, entry["etag"], entry["content_type"], api, statuses),
+            complete_qs=True,
+        )
     return statuses
 
 
@@ -111,5 +120,6 @@ def update(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
 
     def run(*args: str) -> Result:
         return run_update(*args, cache=cache)
+
     run.cache = cache
     return run

@@ -36,12 +36,14 @@ def test_4xx_is_not_retried() -> None:
 
 def test_etag_cache_makes_the_second_run_conditional(tmp_path: Path) -> None:
     with requests_mock.Mocker() as m:
+
         def respond(request, context):
             context.headers["ETag"] = '"abc"'
             if request.headers.get("If-None-Match") == '"abc"':
                 context.status_code = 304
                 return ""
             return '[{"tag_name": "v1.4.3"}]'
+
         m.get(URL, text=respond, complete_qs=True)
         cold = HttpClient(cache_dir=tmp_path)
         assert cold.get_json(URL) == [{"tag_name": "v1.4.3"}]

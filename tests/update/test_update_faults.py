@@ -24,51 +24,126 @@ RATE_RESET = 1798200000  # 2026-12-25 12:00:00 UTC
 def _conn_error(host: str, reason: str) -> requests.exceptions.ConnectionError:
     # the message requests/urllib3 really produce for these failures
     return requests.exceptions.ConnectionError(
-        f"HTTPSConnectionPool(host='{host}', port=443): Max retries exceeded with url: / (Caused by {reason})")
+        f"HTTPSConnectionPool(host='{host}', port=443): Max retries exceeded with url: / (Caused by {reason})"
+    )
 
 
 FAULTS = {
-    "network down": (STABLE_135, {"exc": _conn_error("dl.k8s.io", "NewConnectionError('<urllib3.connection."
-                                                      "HTTPSConnection object>: Failed to establish a new connection: "
-                                                      "[Errno 101] Network is unreachable'))")},
-                     "network is unreachable"),
-    "dns failure": (STABLE_135, {"exc": _conn_error("dl.k8s.io", "NameResolutionError(\"<urllib3.connection."
-                                                     "HTTPSConnection object>: Failed to resolve 'dl.k8s.io' "
-                                                     "([Errno -2] Name or service not known)\")")},
-                    "DNS lookup failed"),
+    "network down": (
+        STABLE_135,
+        {
+            "exc": _conn_error(
+                "dl.k8s.io",
+                "NewConnectionError('<urllib3.connection."
+                "HTTPSConnection object>: Failed to establish a new connection: "
+                "[Errno 101] Network is unreachable'))",
+            )
+        },
+        "network is unreachable",
+    ),
+    "dns failure": (
+        STABLE_135,
+        {
+            "exc": _conn_error(
+                "dl.k8s.io",
+                'NameResolutionError("<urllib3.connection.'
+                "HTTPSConnection object>: Failed to resolve 'dl.k8s.io' "
+                '([Errno -2] Name or service not known)")',
+            )
+        },
+        "DNS lookup failed",
+    ),
     "timeout": (RELEASES_CTD, {"exc": requests.exceptions.ConnectTimeout}, "timed out after 4 attempts"),
     "read timeout": (CONSTANTS, {"exc": requests.exceptions.ReadTimeout}, "timed out after 4 attempts"),
-    "403 rate limit": (RELEASES_CTD, {"status_code": 403, "headers": {
-        "X-RateLimit-Limit": "60", "X-RateLimit-Remaining": "0", "X-RateLimit-Reset": str(RATE_RESET),
-        "X-RateLimit-Resource": "core", "Content-Type": "application/json; charset=utf-8"},
-        "json": {"message": "API rate limit exceeded for 203.0.113.7. (But here's the good news: Authenticated "
-                            "requests get a higher rate limit. Check out the documentation for more details.)",
-                 "documentation_url": "https://docs.github.com/rest/overview/resources-in-the-rest-api"
-                                      "#rate-limiting"}},
-        "rate limit exceeded (HTTP 403), resets at 2026-12-25 12:00:00 UTC; set GITHUB_TOKEN"),
-    "429 secondary limit": (REF_RUNC, {"status_code": 429, "headers": {"Retry-After": "60"},
-                                       "json": {"message": "You have exceeded a secondary rate limit."}},
-                            "rate limit exceeded (HTTP 429), retry after 60 s"),
-    "404 asset": (KUBEADM_SUM_136, {"status_code": 404, "text": "<?xml version='1.0' encoding='UTF-8'?>"
-                                    "<Error><Code>NoSuchKey</Code></Error>"}, "not found (HTTP 404)"),
-    "500 forever": (STABLE_135, {"status_code": 500, "text": "Internal Server Error"},
-                    "server error (HTTP 500) after 4 attempts"),
+    "403 rate limit": (
+        RELEASES_CTD,
+        {
+            "status_code": 403,
+            "headers": {
+                "X-RateLimit-Limit": "60",
+                "X-RateLimit-Remaining": "0",
+                "X-RateLimit-Reset": str(RATE_RESET),
+                "X-RateLimit-Resource": "core",
+                "Content-Type": "application/json; charset=utf-8",
+            },
+            "json": {
+                "message": "API rate limit exceeded for 203.0.113.7. (But here's the good news: "
+                "Authenticated requests get a higher rate limit. Check out the documentation for more "
+                "details.)",
+                "documentation_url": "https://docs.github.com/rest/overview/resources-in-the-rest-api"
+                "#rate-limiting",
+            },
+        },
+        "rate limit exceeded (HTTP 403), resets at 2026-12-25 12:00:00 UTC; set GITHUB_TOKEN",
+    ),
+    "429 secondary limit": (
+        REF_RUNC,
+        {
+            "status_code": 429,
+            "headers": {"Retry-After": "60"},
+            "json": {"message": "You have exceeded a secondary rate limit."},
+        },
+        "rate limit exceeded (HTTP 429), retry after 60 s",
+    ),
+    "404 asset": (
+        KUBEADM_SUM_136,
+        {
+            "status_code": 404,
+            "text": "<?xml version='1.0' encoding='UTF-8'?><Error><Code>NoSuchKey</Code></Error>",
+        },
+        "not found (HTTP 404)",
+    ),
+    "500 forever": (
+        STABLE_135,
+        {"status_code": 500, "text": "Internal Server Error"},
+        "server error (HTTP 500) after 4 attempts",
+    ),
     "truncated JSON": (RELEASES_CTD, {"text": "TRUNCATE"}, "not valid JSON"),
-    "cut-off transfer": (RELEASES_CTD, {"exc": requests.exceptions.ChunkedEncodingError(
-        "('Connection broken: IncompleteRead(1024 bytes read, 3311 more expected)', IncompleteRead(1024))")},
-        "cut off"),
-    "HTML instead of JSON": (REF_RUNC, {"text": "<!DOCTYPE html><html><body>Unicorn!</body></html>",
-                                        "headers": {"Content-Type": "text/html"}}, "not valid JSON"),
-    "checksum for another file": (CTD_SUM, {"text": "84eb0a161e20ad45465202fa2d6d93b3d9b74666c363e9908706d590a86e2618"
-                                            "  containerd-2.3.4-linux-amd64.tar.gz\n"},
-                                  "checksum file does not list containerd-2.3.4-linux-arm64.tar.gz"),
-    "checksum list without arm64": (ETCD_SUMS, {"text": "SUMS_WITHOUT_ARM64"},
-                                    "does not list etcd-v3.6.8-linux-arm64.tar.gz"),
+    "cut-off transfer": (
+        RELEASES_CTD,
+        {
+            "exc": requests.exceptions.ChunkedEncodingError(
+                "('Connection broken: IncompleteRead(1024 bytes read, 3311 more expected)', "
+                "IncompleteRead(1024))"
+            )
+        },
+        "cut off",
+    ),
+    "HTML instead of JSON": (
+        REF_RUNC,
+        {
+            "text": "<!DOCTYPE html><html><body>Unicorn!</body></html>",
+            "headers": {"Content-Type": "text/html"},
+        },
+        "not valid JSON",
+    ),
+    "checksum for another file": (
+        CTD_SUM,
+        {
+            "text": "84eb0a161e20ad45465202fa2d6d93b3d9b74666c363e9908706d590a86e2618"
+            "  containerd-2.3.4-linux-amd64.tar.gz\n"
+        },
+        "checksum file does not list containerd-2.3.4-linux-arm64.tar.gz",
+    ),
+    "checksum list without arm64": (
+        ETCD_SUMS,
+        {"text": "SUMS_WITHOUT_ARM64"},
+        "does not list etcd-v3.6.8-linux-arm64.tar.gz",
+    ),
     "checksum file missing": (CTD_SUM, {"status_code": 404, "text": "Not Found"}, "not found (HTTP 404)"),
     "checksum not a hash": (KUBEADM_SUM_136, {"text": "<html>moved</html>"}, "is not a sha256 digest"),
-    "tag does not resolve": (REF_RUNC, {"status_code": 404, "json": {
-        "message": "Not Found", "documentation_url": "https://docs.github.com/rest/git/refs#get-a-reference",
-        "status": "404"}}, "not found (HTTP 404)"),
+    "tag does not resolve": (
+        REF_RUNC,
+        {
+            "status_code": 404,
+            "json": {
+                "message": "Not Found",
+                "documentation_url": "https://docs.github.com/rest/git/refs#get-a-reference",
+                "status": "404",
+            },
+        },
+        "not found (HTTP 404)",
+    ),
 }
 
 
@@ -117,7 +192,9 @@ def test_hash_changed_upstream_for_same_version_is_an_error(upstream, matrix_fil
     assert snapshot(matrix_file) == before
 
 
-def test_github_asset_digest_disagreeing_with_checksum_file_is_an_error(upstream, matrix_file, update) -> None:
+def test_github_asset_digest_disagreeing_with_checksum_file_is_an_error(
+    upstream, matrix_file, update
+) -> None:
     url = f"{API}/repos/opencontainers/runc/releases?per_page=100"
     releases = json.loads(fixture_text(url))
     for rel in releases:
@@ -144,8 +221,9 @@ def test_release_without_the_arm64_asset_is_an_error(upstream, matrix_file, upda
     assert snapshot(matrix_file) == before
 
 
-def test_unwritable_cache_is_not_fatal_and_no_cache_file_holds_the_token(upstream, matrix_file, update,
-                                                                        monkeypatch) -> None:
+def test_unwritable_cache_is_not_fatal_and_no_cache_file_holds_the_token(
+    upstream, matrix_file, update, monkeypatch
+) -> None:
     monkeypatch.setenv("GITHUB_TOKEN", "ghp_FIXTURESECRET0123456789")
     upstream.get(STABLE_135, status_code=500)  # fail late enough that the cache got written
     update("--matrix", str(matrix_file), "--date", "2026-12-20")

@@ -39,7 +39,10 @@ def test_new_patch_and_new_minor(upstream, matrix_file: Path, update) -> None:
     # the 1.35 row keeps its versions and cross-checked hashes; its commits get resolved
     k135 = rows["1.35"]["components"]["kubernetes"]
     assert k135["version"] == "1.35.8"
-    assert k135["artifacts"]["kubelet"]["sha256"] == "7744f84c49df6dff7d0a0471f9acef31568c02459659de83aa279cf3a04b1714"
+    assert (
+        k135["artifacts"]["kubelet"]["sha256"]
+        == "7744f84c49df6dff7d0a0471f9acef31568c02459659de83aa279cf3a04b1714"
+    )
     assert "cross_check" in k135["artifacts"]["kubelet"]
     # 1.37's missing hashes are now filled from the published .sha256 files
     for art in rows["1.37"]["components"]["kubernetes"]["artifacts"].values():
@@ -84,7 +87,10 @@ def test_dry_run_writes_nothing(upstream, matrix_file: Path, update) -> None:
     before = snapshot(matrix_file)
     result = update("--matrix", str(matrix_file), "--date", DATE, "--dry-run")
     assert result.code == 0, result
-    assert "1.36  kubernetes   version: 1.36.4 -> 1.36.5" in result.out and "dry run: nothing written" in result.out
+    assert (
+        "1.36  kubernetes   version: 1.36.4 -> 1.36.5" in result.out
+        and "dry run: nothing written" in result.out
+    )
     assert snapshot(matrix_file) == before
 
 
@@ -117,9 +123,27 @@ def test_rows_past_end_of_life_are_dropped_after_the_grace(upstream, matrix_file
 
 
 def test_bad_arguments_are_one_line_errors(upstream, matrix_file: Path, update) -> None:
-    for args, msg in ((["--only", "k8s=1.99"], "no such row"), (["--only", "docker"], "meta-virtualization"),
-                      (["--only", "kubelet"], "unknown component"), (["--date", "tomorrow"], "not a date")):
+    for args, msg in (
+        (["--only", "k8s=1.99"], "no such row"),
+        (["--only", "docker"], "meta-virtualization"),
+        (["--only", "kubelet"], "unknown component"),
+        (["--date", "tomorrow"], "not a date"),
+    ):
         result = update("--matrix", str(matrix_file), *args)
         assert result.code == 2, (args, result)
         assert msg in result.err and len(result.err.strip().splitlines()) == 1
     assert upstream.request_history == []
+
+
+def test_a_row_that_breaks_a_rule_is_not_written(upstream, matrix_file: Path, update) -> None:
+    """kubeadm 1.36.5 says pause 3.9: R17 (pause must be kubeadm's for the minor) fails the gate."""
+    url = "https://raw.githubusercontent.com/kubernetes/kubernetes/v1.36.5/cmd/kubeadm/app/constants/constants.go"
+    from tests.update.helpers import fixture_text
+
+    upstream.get(url, text=fixture_text(url).replace('PauseVersion = "3.10.2"', 'PauseVersion = "3.9"'))
+    before = snapshot(matrix_file)
+    result = update("--matrix", str(matrix_file), "--date", DATE)
+    assert result.code == 1, result
+    assert "check: " in result.err and "1.36" in result.err
+    assert "fails `matrix check`" in result.err and "left unchanged" in result.err
+    assert snapshot(matrix_file) == before
