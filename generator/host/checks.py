@@ -183,7 +183,7 @@ def check_locale(host: Host) -> Check:
                  "&& sudo locale-gen")
 
 
-KAS_VERSION_RE = re.compile(r"kas\s+(\d+(?:\.\d+)+)(?:.*?format version (\d+))?")
+KAS_VERSION_RE = re.compile(r"kas(?:-container)?\s+(\d+(?:\.\d+)+)(?:.*?format version (\d+))?")
 
 
 def kas_version(host: Host, exe: str = "kas") -> tuple[Version, int | None] | None:
