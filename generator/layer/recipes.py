@@ -97,38 +97,56 @@ def go_min(row: Row, pn: str) -> str:
     return str(row.comp(COMPONENTS[pn].matrix).get("go") or "")
 
 
-def header(row: Row, pn: str) -> str:
-    """The common, ordered head of a component recipe: metadata, sources, pins, refusals."""
+def header(row: Row, pn: str, provides: str = "", files: tuple[str, ...] = ()) -> str:
+    """The common, ordered head of a component recipe: metadata, sources, pins, refusals.
+
+    An artifact whose sha256 the matrix could not confirm is left out of SRC_URI (and listed in
+    RCAR_K8S_UNCONFIRMED, which makes the recipe refuse at parse time): nothing unpinned is fetched.
+    """
     c = COMPONENTS[pn]
     version = pv(row, pn)
     g = git(row, pn)
     lines = [
         f'SUMMARY = "{c.summary}"',
+        f'DESCRIPTION = "{c.summary}, version {version}: the upstream linux/arm64 release, checked by the \\',
+        f'sha256 recorded in the meta-rcar-k8s version matrix."',
         f'HOMEPAGE = "{c.homepage}"',
         'LICENSE = "Apache-2.0"',
         "# Raw release binaries carry no license text; the common Apache-2.0 text is the reference.",
+        "# nooelint: oelint.var.licenseremotefile - prebuilt artifacts: no license file to point at",
         f'LIC_FILES_CHKSUM = "file://${{COMMON_LICENSE_DIR}}/Apache-2.0;md5={APACHE_MD5}"',
         "",
     ]
-    src, sums = [], []
+    if provides:
+        lines += [f"# meta-virtualization's recipes provide {provides} too; conf/rcar-k8s/*.inc prefers this one",
+                  f'PROVIDES += "{provides}"', ""]
+    src, sums, missing = [], [], []
     for name, art in artifacts(row, pn):
         url = art["url"]
         dl = download_name(url, version)
         params = f";name={name};subdir=${{BP}}"
         if dl != url.rsplit("/", 1)[-1]:
             params += f";downloadfilename={uri_version(dl, version)}"
-        src.append(f"{uri_version(url, version)}{params}")
         if art.get("sha256"):
+            src.append(f"{uri_version(url, version)}{params}")
             sums.append(f'SRC_URI[{name}.sha256sum] = "{art["sha256"]}"')
         else:
-            sums.append(f"# SRC_URI[{name}.sha256sum]: unconfirmed in the matrix ({art.get('sha256_source', '')})")
-    lines.append('SRC_URI = "' + " \\\n           ".join(src) + ' \\\n"' if len(src) > 1 else f'SRC_URI = "{src[0]}"')
+            missing.append(f"#   {url} (hash: {art.get('sha256_source', '?')})")
+    src += [f"file://{f}" for f in files]
+    if missing:
+        lines += ["# Left out: the matrix has no confirmed sha256 for (the recipe refuses to parse):", *missing]
+    if not src:
+        lines.append('SRC_URI = ""')
+    elif len(src) == 1:
+        lines.append(f'SRC_URI = "{src[0]}"')
+    else:
+        lines.append('SRC_URI = "' + " \\\n           ".join(src) + ' \\\n"')
     lines += sums
     lines += [
         "",
         f'CVE_PRODUCT = "{c.cve_product}"',
         "",
-        "# matrix facts the rcar-k8s-component class checks at parse time",
+        "# matrix facts the rcar_k8s_component class checks at parse time",
         f'RCAR_K8S_UNCONFIRMED = "{" ".join(unconfirmed(row, pn))}"',
         f'RCAR_K8S_GIT_URI = "{git_uri(row, pn)}"',
         f'RCAR_K8S_GIT_TAG = "{g.get("tag") or ""}"',
@@ -138,5 +156,5 @@ def header(row: Row, pn: str) -> str:
     ]
     if c.no_source_why:
         lines.append(f'RCAR_K8S_NO_SOURCE_WHY = "{c.no_source_why}"')
-    lines += ["", "inherit rcar-k8s-component"]
+    lines += ["", "inherit rcar_k8s_component"]
     return "\n".join(lines)

@@ -1,6 +1,6 @@
 """What the parse-time guard allows per Kubernetes minor, rendered into conf/rcar-k8s/k8s-<minor>.inc.
 
-The guard (classes/rcar-k8s-sanity.bbclass) compares every PREFERRED_VERSION the user left or set for a
+The guard (classes/rcar_k8s_sanity.bbclass) compares every PREFERRED_VERSION the user left or set for a
 component recipe against these version lines. The matrix rules engine (generator.matrix.rules, issue 2)
 may publish ``allowed_lines(row) -> {component: [line, ...]}``; until it does, a row allows the release line
 (major.minor) of its own pin, so patch updates pass and a line change (containerd 1.7 with 1.36) stops.

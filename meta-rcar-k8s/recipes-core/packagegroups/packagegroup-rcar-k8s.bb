@@ -2,6 +2,7 @@ SUMMARY = "Kubernetes node stacks of meta-rcar-k8s: worker and control plane"
 DESCRIPTION = "packagegroup-rcar-k8s-node: everything a board needs to boot ready for kubeadm join. \
 packagegroup-rcar-k8s-control-plane: the node plus what kubeadm init needs."
 LICENSE = "MIT"
+# nooelint: oelint.var.licenseremotefile - a packagegroup has no sources
 LIC_FILES_CHKSUM = "file://${COMMON_LICENSE_DIR}/MIT;md5=0835ade698e0bcf8506ecda2f7b4f302"
 
 inherit packagegroup features_check
@@ -12,30 +13,31 @@ REQUIRED_DISTRO_FEATURES = "systemd seccomp"
 PACKAGES = "${PN}-node ${PN}-control-plane"
 
 # Container runtime profile, from RCAR_K8S_CRI in conf/distro/rcar-k8s.conf
+# nooelint: oelint.vars.mispell.unknown - this layer's own variable (conf/distro/rcar-k8s.conf)
 RCAR_K8S_CRI ??= "containerd"
 RCAR_K8S_CRI_PACKAGES = "${@ 'docker cri-dockerd-bin' if d.getVar('RCAR_K8S_CRI') == 'docker' else 'virtual-containerd'}"
 
 RDEPENDS:${PN}-node = " \
-    kubeadm \
-    kubelet \
-    kubectl \
-    crictl \
-    cni-plugins \
     ${RCAR_K8S_CRI_PACKAGES} \
-    virtual-runc \
-    k8s-node-config \
+    ca-certificates \
+    cni-plugins \
     conntrack-tools \
-    socat \
+    crictl \
     ebtables \
     ethtool \
-    iptables \
-    ipset \
     iproute2 \
     iproute2-tc \
-    ca-certificates \
+    ipset \
+    iptables \
+    k8s-node-config \
+    kmod \
+    kubeadm \
+    kubectl \
+    kubelet \
+    socat \
     util-linux-mount \
     util-linux-nsenter \
-    kmod \
+    virtual-runc \
 "
 # >>> other meta-rcar-k8s recipes for every node go here (k8s-join, k8s-airgap-images):
 #     RDEPENDS:${PN}-node += "<package>"  -- one line per recipe, with a comment why

@@ -37,8 +37,9 @@ python rcar_k8s_check_selection() {
                             % (pn, pref, minor, pn, ' or '.join(l + '.x' for l in allowed), pn))
 
     providers = {k: v for k, v in (d.getVarFlags('RCAR_K8S_ALLOWED_PROVIDERS') or {}).items() if not k.startswith('_')}
-    for virt in sorted(providers):
-        want = providers[virt].split()
+    for name in sorted(providers):
+        virt = 'virtual/' + name
+        want = providers[name].split()
         got = d.getVar('PREFERRED_PROVIDER_' + virt) or ''
         if got not in want:
             problems.append('PREFERRED_PROVIDER_%s = "%s": the Kubernetes %s stack is pinned in %s '
