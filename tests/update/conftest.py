@@ -8,21 +8,16 @@ faults. ``update(...)`` runs `rcar-k8s matrix update` in-process through the rea
 
 from __future__ import annotations
 
-import argparse
 import contextlib
-import importlib.util
 import io
 import json
 import shutil
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import requests_mock
-
-from generator.errors import UserError
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 MATRIX_BEFORE = FIXTURES / "matrix-before.yml"
@@ -95,19 +90,7 @@ def run_update(*args: str, cache: Path) -> Result:
     argv = ["update", "--cache-dir", str(cache), "--retry-backoff", "0", *args]
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         try:
-            if importlib.util.find_spec("generator.commands.matrix"):
-                code = cli.main(["matrix", *argv])
-            else:  # until generator/commands/matrix.py registers `update`: same function, own parser
-                from generator.matrix.update import register_update
-
-                parser = argparse.ArgumentParser(prog="rcar-k8s matrix")
-                register_update(parser.add_subparsers().add_parser("update"))
-                args = parser.parse_args(argv)
-                try:
-                    code = args.func(args)
-                except UserError as exc:
-                    print(f"rcar-k8s: error: {exc.message}", file=sys.stderr)
-                    code = exc.exit_code
+            code = cli.main(["matrix", *argv])
         except SystemExit as exc:  # argparse errors
             code = int(exc.code or 0)
     return Result(code, out.getvalue(), err.getvalue())

@@ -147,3 +147,15 @@ def test_a_row_that_breaks_a_rule_is_not_written(upstream, matrix_file: Path, up
     assert "check: " in result.err and "1.36" in result.err
     assert "fails `matrix check`" in result.err and "left unchanged" in result.err
     assert snapshot(matrix_file) == before
+
+
+def test_real_entry_point_rejects_a_bad_component_before_any_network(tmp_path: Path) -> None:
+    from tests.conftest import run_cli
+
+    result = run_cli("matrix", "update", "--only", "kubelet", "--cache-dir", str(tmp_path))
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "rcar-k8s: error: --only kubelet: unknown component; pick one of kubernetes, etcd, pause, coredns, "
+        "cri-tools, containerd, runc, cni-plugins, flannel, cri-dockerd or k8s=1.N"
+    )
+    assert list(tmp_path.iterdir()) == []
