@@ -230,3 +230,20 @@ def test_unwritable_cache_is_not_fatal_and_no_cache_file_holds_the_token(
     for root, _, files in os.walk(update.cache):
         for f in files:
             assert "ghp_FIXTURESECRET" not in Path(root, f).read_text()
+
+
+def test_500_then_success_completes_the_update(upstream, matrix_file: Path, update) -> None:
+    url = f"{API}/repos/opencontainers/runc/releases?per_page=100"
+    upstream.get(
+        url,
+        [
+            {"status_code": 500, "text": "Internal Server Error"},
+            {"status_code": 502},
+            {"text": fixture_text(url), "headers": {"ETag": '"x"'}},
+        ],
+        complete_qs=True,
+    )
+    result = update("--matrix", str(matrix_file), "--date", "2026-12-20")
+    assert result.code == 0, result
+    assert "2 retried" in result.out
+    assert len([r for r in upstream.request_history if r.url == url]) == 3
