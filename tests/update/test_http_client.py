@@ -76,3 +76,12 @@ def test_token_goes_only_to_the_api_and_never_to_disk(tmp_path: Path) -> None:
     assert token not in repr(http)
     for f in tmp_path.iterdir():
         assert token not in f.read_text()
+
+
+def test_an_unwritable_cache_costs_a_refetch_not_the_run(tmp_path: Path) -> None:
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("")
+    http = HttpClient(cache_dir=blocker / "cache")
+    with requests_mock.Mocker() as m:
+        m.get(RAW, text="v1.4.3\n", headers={"ETag": '"1"'})
+        assert http.get_text(RAW) == "v1.4.3\n"
