@@ -99,11 +99,11 @@ def addon_ref(matrix: Matrix, name: str) -> str:
     return f"{entry['image']}@{entry['digest']}" if entry.get("digest") else str(entry["image"])
 
 
-def blob_url(ref: str, digest: str) -> tuple[str, str]:
-    """(registry host, path) of a blob: registries serve content by digest at /v2/<repo>/blobs/<digest>."""
+def blob_url(ref: str, digest: str, kind: str = "blobs") -> tuple[str, str]:
+    """(registry host, path) of content by digest: ``/v2/<repo>/manifests/<d>`` or ``/v2/<repo>/blobs/<d>``."""
     name = ref.split("@", 1)[0].rsplit(":", 1)[0]
     host, repo = name.split("/", 1)
-    return host, f"/v2/{repo}/blobs/{digest}"
+    return host, f"/v2/{repo}/{kind}/{digest}"
 
 
 def archive_name(image: Image) -> str:

@@ -96,8 +96,9 @@ def test_recipe_fetches_every_blob_by_digest_once_pinned() -> None:
         for d in [e["arm64"]["manifest"], e["arm64"]["config"], *e["arm64"]["layers"]]:
             hexd = d.removeprefix("sha256:")
             assert f'.sha256sum] = "{hexd}"' in text
-            assert f"/blobs/{d};downloadfilename={hexd}.blob" in text
-    assert "https://${@d.getVar('RCAR_K8S_REGISTRY_MIRROR') or 'registry.k8s.io'}/v2/pause/blobs/" in text
+            kind = "manifests" if d == e["arm64"]["manifest"] else "blobs"
+            assert f"/{kind}/{d};downloadfilename={hexd}.blob" in text
+    assert "https://${@d.getVar('RCAR_K8S_REGISTRY_MIRROR') or 'registry.k8s.io'}/v2/pause/manifests/" in text
     assert "AUTOREV" not in text and ":latest" not in text
     m = from_data(data, Path("matrix.yml"))
     roles = split_roles(m, m.row("1.36"))
