@@ -97,11 +97,12 @@ def run(args: argparse.Namespace) -> int:
     log = args.build_dir / "rcar-k8s-build.log"
     log.parent.mkdir(parents=True, exist_ok=True)
     err = Console(stderr=True)
-    err.print(f"build: {shlex.join(argv)}  (full output: {log})")
+    err.print(f"build: {shlex.join(argv)}  (full output: {log})", soft_wrap=True, highlight=False)
     rc, state = _run_with_progress(argv, root, log, err)
     if rc == 0 and not state.failures:
-        err.print(f"build: {target.image} for {target.board} done; images in "
-                  f"{args.build_dir / 'tmp' / 'deploy' / 'images' / target.board}")
+        images = args.build_dir / "tmp" / "deploy" / "images" / target.board
+        err.print(f"build: {target.image} for {target.board} done; images in {images}",
+                  soft_wrap=True, highlight=False)
         return 0
     _report_failure(rc, state, log)
     return 1
@@ -120,7 +121,7 @@ def _run_with_progress(argv: list[str], root: Path, log: Path, err: Console) -> 
                     progress.update(bars[name], completed=n, total=total,
                                     current=os.path.basename(state.current))
             if kasrun.ERROR_LINE.match(line):
-                progress.console.print(line, markup=False, highlight=False)
+                progress.console.print(line, markup=False, highlight=False, soft_wrap=True)
 
         try:
             return kasrun.follow(argv, cwd=root, log=log, on_line=on_line)

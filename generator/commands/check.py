@@ -47,7 +47,8 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 
 def _step(err: Console, title: str, argv: list[str], root: Path, log: Path) -> kasrun.BuildState:
-    err.print(f"check: {title}  [dim]({shlex.join(argv)}; log: {log})[/dim]")
+    err.print(f"check: {title}  ({shlex.join(argv)}; log: {log})", markup=False, highlight=False,
+              soft_wrap=True)
     try:
         rc, state = kasrun.follow(argv, cwd=root, log=log)
     except FileNotFoundError:
@@ -76,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
     err = Console(stderr=True)
     if os.environ.get("KAS_PREMIRRORS"):
         n = len(os.environ["KAS_PREMIRRORS"].split("\n"))
-        err.print(f"check: KAS_PREMIRRORS set ({n} rule(s)): repos come from the mirrors")
+        err.print(f"check: KAS_PREMIRRORS set ({n} rule(s)): repos come from the mirrors", soft_wrap=True)
 
     def shell(cmd: str) -> list[str]:
         return kasrun.kas_command(args.kas, "shell", target.kas_file, extra, ["-c", cmd])
