@@ -48,6 +48,10 @@ def test_flash_emmc_writes_every_byte_and_sets_boot_env(rig):
     res = _flash(image, tftp, vm, tmp / "console.log")
     console = (tmp / "console.log").read_text(errors="replace")
     assert res.returncode == 0, res.stderr + console[-3000:]
+    # Again on the same, now idle, U-Boot (no autoboot banner this time): the flasher must find the prompt.
+    again = _flash(image, tftp, vm, tmp / "console2.log", "--board-rev", "h3-es2")
+    assert again.returncode == 0, again.stderr + (tmp / "console2.log").read_text(errors="replace")[-3000:]
+    assert "Hit any key" not in (tmp / "console2.log").read_text(errors="replace")
     vm.stop()
 
     data, written = image.read_bytes(), disk.read_bytes()
