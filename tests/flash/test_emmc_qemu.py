@@ -105,3 +105,23 @@ def test_dry_run_prints_exact_sequence(tmp_path: Path):
             in cmds)
     assert any("ext4load mmc 1:1 0x48000000 /boot/r8a77951-ulcb.dtb" in c for c in cmds)
     assert shutil.which("qemu-system-aarch64") or True  # dry run needs no board or emulator
+
+
+def test_image_larger_than_device_writes_nothing(tmp_path: Path):
+    """U-Boot's own capacity report (`virtio info`) stops the flash before the first block is written."""
+    qemu = require_tool("qemu-system-aarch64")
+    require_tool("mkfs.ext4")
+    image = wicimage.build(tmp_path / "big.wic", part_mib=3)
+    disk = tmp_path / "small.img"
+    disk.write_bytes(b"\xee" * (2 << 20))
+    tftp = tmp_path / "tftp"
+    tftp.mkdir()
+    vm = QemuUBoot(qemu, disk, tftp, tmp_path / "qemu.log")
+    try:
+        res = _flash(image, tftp, vm, tmp_path / "console.log")
+    finally:
+        vm.stop()
+    assert res.returncode == 2
+    assert "has 4096: nothing was written" in res.stderr.splitlines()[-1]
+    assert "tftpboot" not in (tmp_path / "console.log").read_text(errors="replace")
+    assert disk.read_bytes() == b"\xee" * (2 << 20)
