@@ -9,6 +9,7 @@ recipe ships each path (kubelet.service belongs with the kubelet package; the re
 in ``k8s-node-config``).
 """
 
+# ruff: noqa: E501  (upstream unit texts below are kept verbatim, long lines included)
 from __future__ import annotations
 
 from dataclasses import dataclass

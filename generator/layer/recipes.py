@@ -38,7 +38,8 @@ COMPONENTS: dict[str, Component] = {
                   "linuxfoundation:containerd", "./cmd/containerd ./cmd/containerd-shim-runc-v2 ./cmd/ctr"),
         Component("runc-bin", "runc", "runc: the OCI container runtime containerd starts",
                   "https://github.com/opencontainers/runc", "linuxfoundation:runc", "."),
-        Component("cni-plugins-bin", "cni-plugins", "CNI reference plugins (bridge, host-local, loopback, portmap...)",
+        Component("cni-plugins-bin", "cni-plugins",
+                  "CNI reference plugins (bridge, host-local, loopback, portmap...)",
                   "https://www.cni.dev/", "linuxfoundation:cni_network_plugins",
                   "./plugins/main/... ./plugins/ipam/... ./plugins/meta/..."),
         Component("cri-tools-bin", "cri-tools", "crictl: CLI for CRI runtimes (kubeadm preflight uses it)",
@@ -47,7 +48,8 @@ COMPONENTS: dict[str, Component] = {
                   "https://etcd.io/", "etcd-io:etcd redhat:etcd", "",
                   no_source_why="etcdctl and etcdutl are separate Go modules without a vendor directory; "
                   "an offline source build is not offered"),
-        Component("cri-dockerd-bin", "cri-dockerd", "cri-dockerd: CRI shim for Docker Engine (docker profile)",
+        Component("cri-dockerd-bin", "cri-dockerd",
+                  "cri-dockerd: CRI shim for Docker Engine (docker profile)",
                   "https://mirantis.github.io/cri-dockerd/", "mirantis:cri-dockerd", "./"),
     )
 }
@@ -109,7 +111,7 @@ def header(row: Row, pn: str, provides: str = "", files: tuple[str, ...] = ()) -
     lines = [
         f'SUMMARY = "{c.summary}"',
         f'DESCRIPTION = "{c.summary}, version {version}: the upstream linux/arm64 release, checked by the \\',
-        f'sha256 recorded in the meta-rcar-k8s version matrix."',
+        'sha256 recorded in the meta-rcar-k8s version matrix."',
         f'HOMEPAGE = "{c.homepage}"',
         'LICENSE = "Apache-2.0"',
         "# Raw release binaries carry no license text; the common Apache-2.0 text is the reference.",
@@ -118,7 +120,8 @@ def header(row: Row, pn: str, provides: str = "", files: tuple[str, ...] = ()) -
         "",
     ]
     if provides:
-        lines += [f"# meta-virtualization's recipes provide {provides} too; conf/rcar-k8s/*.inc prefers this one",
+        lines += [f"# meta-virtualization's recipes provide {provides} too; "
+                  "conf/rcar-k8s/*.inc prefers this one",
                   f'PROVIDES += "{provides}"', ""]
     src, sums, missing = [], [], []
     for name, art in artifacts(row, pn):
@@ -134,7 +137,8 @@ def header(row: Row, pn: str, provides: str = "", files: tuple[str, ...] = ()) -
             missing.append(f"#   {url} (hash: {art.get('sha256_source', '?')})")
     src += [f"file://{f}" for f in files]
     if missing:
-        lines += ["# Left out: the matrix has no confirmed sha256 for (the recipe refuses to parse):", *missing]
+        lines += ["# Left out: the matrix has no confirmed sha256 for (the recipe refuses to parse):",
+                  *missing]
     if not src:
         lines.append('SRC_URI = ""')
     elif len(src) == 1:

@@ -1,0 +1,101 @@
+"""Node configuration: containerd config per version, the pause image, and one source of truth."""
+
+from __future__ import annotations
+
+import tomllib
+
+import pytest
+
+from generator.layer import node_files
+from generator.matrix.model import load_matrix
+from tests.layer.conftest import LAYER
+
+ROWS = load_matrix().rows
+NODE_CONFIG = LAYER / "recipes-kubernetes/k8s-node-config"
+
+
+@pytest.mark.parametrize("row", ROWS, ids=lambda r: r.minor)
+def test_containerd_config_is_valid_toml_for_its_version(row):
+    text = (NODE_CONFIG / f"k8s-node-config-{row.minor}/config.toml").read_text()
+    assert text.encode() == node_files.node_files(row)["/etc/containerd/config.toml"]
+    cfg = tomllib.loads(text)
+    want = int(row.comp("containerd")["config_version"])
+    assert cfg["version"] == want
+    pause = row.comp("pause")["image"]
+    if want == 3:  # containerd 2.x: CRI split into images/runtime plugins, sandbox under pinned_images
+        assert row.version("containerd").startswith("2.")
+        plugins = cfg["plugins"]
+        assert plugins["io.containerd.cri.v1.images"]["pinned_images"]["sandbox"] == pause
+        runc = plugins["io.containerd.cri.v1.runtime"]["containerd"]["runtimes"]["runc"]
+        assert "io.containerd.grpc.v1.cri" not in plugins
+    else:  # containerd 1.7: one CRI plugin, sandbox_image
+        assert want == 2
+        cri = cfg["plugins"]["io.containerd.grpc.v1.cri"]
+        assert cri["sandbox_image"] == pause
+        runc = cri["containerd"]["runtimes"]["runc"]
+    assert runc["runtime_type"] == "io.containerd.runc.v2"
+    assert runc["options"]["SystemdCgroup"] is True
+
+
+@pytest.mark.parametrize("row", ROWS, ids=lambda r: r.minor)
+def test_selected_pause_and_pins_equal_the_matrix(row):
+    inc = (LAYER / f"conf/rcar-k8s/k8s-{row.minor}.inc").read_text()
+    assert f'RCAR_K8S_PAUSE_IMAGE = "{row.comp("pause")["image"]}"' in inc
+    for pn, comp in (
+        ("kubernetes-bin", "kubernetes"),
+        ("containerd-bin", "containerd"),
+        ("runc-bin", "runc"),
+        ("cni-plugins-bin", "cni-plugins"),
+        ("cri-tools-bin", "cri-tools"),
+        ("etcd-bin", "etcd"),
+    ):
+        assert f'PREFERRED_VERSION_{pn} ?= "{row.version(comp)}"' in inc
+        assert LAYER.glob(f"*/*/{pn}_{row.version(comp)}.bb"), pn
+    assert f'PREFERRED_VERSION_k8s-node-config ?= "{row.minor}"' in inc
+
+
+def test_layer_ships_exactly_the_node_files():
+    """Every node file the QEMU stand-in installs is byte-identical to the file a recipe installs."""
+    row = load_matrix().default_row
+    where = {
+        "/etc/crictl.yaml": NODE_CONFIG / "files/crictl.yaml",
+        "/etc/modules-load.d/k8s.conf": NODE_CONFIG / "files/k8s-modules.conf",
+        "/etc/sysctl.d/90-k8s.conf": NODE_CONFIG / "files/90-k8s.conf",
+        "/usr/lib/systemd/system/kubelet.service.d/20-rcar-k8s.conf": NODE_CONFIG / "files/20-rcar-k8s.conf",
+        "/usr/lib/systemd/system-preset/80-rcar-k8s.preset": NODE_CONFIG / "files/80-rcar-k8s.preset",
+        "/usr/lib/systemd/system/rcar-k8s-hostname.service": NODE_CONFIG / "files/rcar-k8s-hostname.service",
+        "/usr/libexec/rcar-k8s/first-boot-hostname": NODE_CONFIG / "files/first-boot-hostname",
+        "/usr/lib/systemd/system/kubelet.service": LAYER
+        / "recipes-kubernetes/kubernetes-bin/files/kubelet.service",
+        "/usr/lib/systemd/system/kubelet.service.d/10-kubeadm.conf": LAYER
+        / "recipes-kubernetes/kubernetes-bin/files/10-kubeadm.conf",
+        "/usr/lib/systemd/system/containerd.service": LAYER
+        / "recipes-containers/containerd-bin/files/containerd.service",
+        "/etc/containerd/config.toml": NODE_CONFIG / f"k8s-node-config-{row.minor}/config.toml",
+    }
+    files = node_files.node_files(row)
+    assert set(files) == set(where)
+    for path, shipped in where.items():
+        assert shipped.read_bytes() == files[path], path
+    assert (NODE_CONFIG / "files/first-boot-hostname").stat().st_mode & 0o111
+
+
+def test_node_basics_present():
+    files = node_files.node_files(load_matrix().default_row)
+    assert files["/etc/modules-load.d/k8s.conf"].split()[-2:] == [b"overlay", b"br_netfilter"]
+    sysctl = files["/etc/sysctl.d/90-k8s.conf"].decode()
+    for key in (
+        "net.bridge.bridge-nf-call-iptables = 1",
+        "net.bridge.bridge-nf-call-ip6tables = 1",
+        "net.ipv4.ip_forward = 1",
+    ):
+        assert key in sysctl
+    dropin = files["/usr/lib/systemd/system/kubelet.service.d/20-rcar-k8s.conf"].decode()
+    assert "After=time-sync.target" in dropin and "Wants=time-sync.target" in dropin
+    assert (
+        "enable systemd-time-wait-sync.service"
+        in files["/usr/lib/systemd/system-preset/80-rcar-k8s.preset"].decode()
+    )
+    assert b"unix:///run/containerd/containerd.sock" in files["/etc/crictl.yaml"]
+    with pytest.raises(ValueError):
+        node_files.node_files(load_matrix().default_row, role="bogus")
