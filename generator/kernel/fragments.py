@@ -112,8 +112,9 @@ def profiles_for(cni: str, kube_proxy_mode: str) -> list[str]:
             f"unknown kube-proxy mode '{kube_proxy_mode}'; pick one of {', '.join(KUBE_PROXY_MODES)}"
         )
     out = ["base", "ikconfig"]
-    # ipvs mode still uses iptables for masquerade/filtering; flannel and calico use iptables themselves.
-    if kube_proxy_mode in ("iptables", "ipvs") or cni in ("flannel", "calico"):
+    # ipvs mode still uses iptables for masquerade/filtering; every CNI here uses iptables itself
+    # (cilium: masquerading unless enable-bpf-masquerade, and its L7 proxy rules).
+    if kube_proxy_mode in ("iptables", "ipvs") or cni != "none":
         out.append("iptables")
     if kube_proxy_mode in ("ipvs", "nftables"):
         out.append(kube_proxy_mode)

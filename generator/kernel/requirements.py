@@ -275,6 +275,7 @@ OPTIONS: tuple[Option, ...] = tuple(
         NETDEVICES  VETH, VXLAN, DUMMY depend on it
         NET_CORE  VETH, VXLAN, DUMMY depend on it
         MODULES  BPF_JIT depends on it on 5.10; kernel-module-* packages need it
+        PERF_EVENTS  CGROUP_PERF depends on it
     """,
             required=OPT,
         ),

@@ -34,8 +34,10 @@ class SymbolFate:
     symbol: str
     fate: str  # what happened, for the report
     until: Version | None = None  # first kernel version where the symbol no longer exists
+    # (None with promptless_from: still exists; None without: a name that never existed upstream)
     replacement: str | None = None
     source: str = ""
+    promptless_from: Version | None = None  # from here on only selected, never set by a fragment
 
 
 # Symbols that old check lists (moby, k3s, runc, calicoctl, kubeadm v1.8) still name.
@@ -102,8 +104,16 @@ FATES: tuple[SymbolFate, ...] = (
         (6, 1),
         "MEMCG",
         "yocto-kernel-cache b1206ec9; runc check-config.sh (<6.1)",
+        promptless_from=(5, 8),
     ),
-    SymbolFate("MEMCG_KMEM", "not user-selectable after 4.5", (4, 6), "MEMCG", "moby check-config.sh"),
+    SymbolFate(
+        "MEMCG_KMEM",
+        "promptless after 4.5 (always on with MEMCG)",
+        None,
+        "MEMCG",
+        "moby check-config.sh",
+        promptless_from=(4, 6),
+    ),
     SymbolFate("DEVPTS_MULTIPLE_INSTANCES", "removed in 4.7", (4, 7), None, "moby check-config.sh"),
     SymbolFate("IOSCHED_CFQ", "removed in 5.0 (use BFQ)", (5, 0), "IOSCHED_BFQ", "moby check-config.sh"),
     SymbolFate(
