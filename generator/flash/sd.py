@@ -45,6 +45,9 @@ def _check_writable(dev: str) -> None:
 def run_sd(args: argparse.Namespace) -> int:
     image: Path = args.image
     bmap = bmapmod.load(args.bmap or bmapmod.default_bmap(image))
+    if not bmap.ranges or not all(r[2] for r in bmap.ranges):
+        raise UserError(f"{bmap.path.name} has no per-range checksums (bmap format < 1.3?): the write could "
+                        "not be verified; recreate it with `bmaptool create`; nothing written")
     size = expanded_size(image)  # truncated/corrupt .xz fails here
     if size != bmap.image_size:
         raise UserError(f"image {image.name} expands to {size} bytes but {bmap.path.name} describes "
