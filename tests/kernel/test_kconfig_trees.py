@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import kconfig_tree
 import kconfiglib
 import pytest
 
-import kconfig_tree
 from generator.kernel import fragments
 from generator.kernel.check import check_config_text
 from generator.kernel.requirements import OPTIONS, PROFILES
@@ -49,7 +49,7 @@ def test_every_fragment_symbol_exists_for_arm64_with_a_prompt(tree):
     for profile in PROFILES:
         if not fragments.supported(profile, version):
             continue
-        for sym, value in fragments.parse_fragment(fragments.render(profile, version)).items():
+        for sym in fragments.parse_fragment(fragments.render(profile, version)):
             s = kconf.syms.get(sym)
             if s is None or not s.nodes:
                 problems.append(f"{profile}: CONFIG_{sym} does not exist in Linux {version}")
