@@ -42,6 +42,7 @@ from generator.errors import UserError
 from generator.matrix import model, store
 from generator.upstream import sources as src
 from generator.upstream.http import HttpClient, UpstreamError, default_cache_dir
+from generator.upstream.registry import RegistryClient
 
 GH = "https://github.com"
 
@@ -95,6 +96,7 @@ ORDER = (
     "flannel",
     "cri-dockerd",
 )
+IMAGES = "images"  # the registry step: `--only images` refreshes every image digest, nothing else
 NOT_UPDATED = {"docker": "built by meta-virtualization (its recipe pins it), not fetched from upstream"}
 DIGEST_NOTE = (
     "image digests for this tag not read yet; the registry step of `rcar-k8s matrix update` fills them"
@@ -130,6 +132,8 @@ def _short(value: Any) -> str:
     if value is None:
         return "unconfirmed"
     text = str(value)
+    if text.startswith("sha256:") and len(text) == 71:
+        return text[:19]
     if len(text) in (40, 64) and all(c in "0123456789abcdef" for c in text):
         return text[:12]
     return text
@@ -141,8 +145,18 @@ def _short(value: Any) -> str:
 class RowUpdater:
     """Refreshes one row in place. ``fresh`` (a new row) rewrites every why/source/go field."""
 
-    def __init__(self, http: HttpClient, plan: Plan, row: dict[str, Any], *, fresh: bool = False) -> None:
+    def __init__(
+        self,
+        http: HttpClient,
+        plan: Plan,
+        row: dict[str, Any],
+        *,
+        fresh: bool = False,
+        registry: RegistryClient | None = None,
+    ) -> None:
         self.http = http
+        self.registry = registry or RegistryClient(http)
+        self.reset: list[int] = []  # id() of image entries whose tag this run changed
         self.plan = plan
         self.row = row
         self.minor = str(row["k8s"])
@@ -233,7 +247,9 @@ class RowUpdater:
         for key in ("digest", "arm64"):
             if key in entry:
                 entry[key] = None  # a digest belongs to the old tag: never carry it over
+        entry.pop("digest_source", None)
         entry[note_key] = DIGEST_NOTE
+        self.reset.append(id(entry))
 
     def release_of(self, name: str, version: str) -> src.Release:
         rel = next((r for r in src.github_releases(self.http, REPOS[name]) if r.plain == version), None)
@@ -396,6 +412,13 @@ class RowUpdater:
             f"{rel.version[1]} line ({rel.published}); speaks CRI v1",
         )
 
+    def images(self, only: str | None) -> None:
+        """Fill/verify image digests: all of the row's images, or (``--only COMPONENT``) the ones
+        whose tag this run changed."""
+        for label, owner, entry, note_key in image_entries(self.comps):
+            if only in (None, IMAGES) or id(entry) in self.reset:
+                pin_image(self.registry, self.plan, self.minor, owner, label, entry, note_key)
+
     def refresh(self, only: str | None) -> None:
         for name in ORDER:
             if only and name != only:
@@ -403,6 +426,67 @@ class RowUpdater:
             if name not in self.comps:
                 continue
             getattr(self, name.replace("-", "_"))()
+        self.images(only)
+
+
+# --- container images (registry step) ----------------------------------------------------------------
+
+
+def image_entries(comps: dict[str, Any]) -> list[tuple[str, str, dict[str, Any], str]]:
+    """(label, owning component, entry, note key) for every image a row pins."""
+    out = []
+    for name, entry in ((comps.get("kubernetes") or {}).get("images") or {}).items():
+        out.append((name, "kubernetes", entry, "unconfirmed"))
+    for name in ("pause", "coredns", "etcd", "flannel"):
+        comp = comps.get(name)
+        if isinstance(comp, dict) and comp.get("image"):
+            out.append((name, name, comp, "image_unconfirmed" if name == "etcd" else "unconfirmed"))
+    cni = (comps.get("flannel") or {}).get("cni_plugin_image")
+    if isinstance(cni, dict) and cni.get("image"):
+        out.append(("flannel-cni-plugin", "flannel", cni, "unconfirmed"))
+    return out
+
+
+def pin_image(
+    registry: RegistryClient,
+    plan: Plan,
+    row: str,
+    owner: str,
+    label: str,
+    entry: dict[str, Any],
+    note_key: str,
+) -> None:
+    """Record the registry's index digest and linux/arm64 manifest for ``entry['image']``.
+
+    A recorded digest that the tag no longer serves is an error (a moved tag), never an update.
+    """
+    pinned = registry.pin(str(entry["image"]))
+    old = entry.get("digest")
+    if old and old != pinned.digest:
+        raise UpstreamError(
+            f"{pinned.source}: tag now serves {pinned.digest}, but the matrix records {old} for "
+            f"{entry['image']}; a moved image tag needs a human look"
+        )
+    old_arm = entry.get("arm64")
+    if old and isinstance(old_arm, dict) and old_arm.get("manifest") not in (None, pinned.arm64["manifest"]):
+        raise UpstreamError(
+            f"{pinned.source}: the index {old} now lists linux/arm64 {pinned.arm64['manifest']}, but the "
+            f"matrix records {old_arm['manifest']}; needs a human look"
+        )
+    if old != pinned.digest:
+        plan.add(row, owner, f"digest {label}", old, pinned.digest)
+    elif old_arm != pinned.arm64:
+        plan.add(row, owner, f"arm64 {label}", (old_arm or {}).get("manifest"), pinned.arm64["manifest"])
+    entry["digest"] = pinned.digest
+    entry["arm64"] = dict(pinned.arm64)
+    entry["digest_source"] = pinned.source
+    note = entry.get(note_key)
+    # a component's own `unconfirmed` (pause, coredns, flannel) may be about something else:
+    # only a note about image digests goes; an image-only entry's note always does
+    if note is not None and (
+        note_key != "unconfirmed" or "version" not in entry or str(note).startswith("image digest")
+    ):
+        entry.pop(note_key)
 
 
 def _minor_key(minor: str) -> tuple[int, ...]:
@@ -438,6 +522,7 @@ def update_matrix(
     rows: list[dict[str, Any]] = new["rows"]
     full = only_component is None and only_row is None
     schedule = src.k8s_schedule(http) if full else None
+    registry = RegistryClient(http)
 
     for row in rows:
         minor = str(row["k8s"])
@@ -449,7 +534,7 @@ def update_matrix(
                     plan.add(minor, "lifecycle", key, row.get(key), value)
                     row[key] = value
                     row["lifecycle_source"] = schedule.source
-        RowUpdater(http, plan, row).refresh(only_component)
+        RowUpdater(http, plan, row, registry=registry).refresh(only_component)
 
     if full:
         for minor in new_minors(http, [str(r["k8s"]) for r in rows]):
@@ -474,7 +559,8 @@ def update_matrix(
                     "lifecycle_source": schedule.source,
                 }
             )
-            RowUpdater(http, Plan(), row, fresh=True).refresh(None)  # a new row: one summary line, below
+            # a new row: one summary line, below
+            RowUpdater(http, Plan(), row, fresh=True, registry=registry).refresh(None)
             rows.append(row)
             plan.touched_rows.add(minor)
             pins = ", ".join(
@@ -498,6 +584,11 @@ def update_matrix(
                 continue
             keep.append(row)
         new["rows"] = keep
+
+    if only_row is None and only_component in (None, IMAGES):
+        for name, entry in (new.get("addons") or {}).items():
+            if isinstance(entry, dict) and entry.get("image"):
+                pin_image(registry, plan, "addons", name, name, entry, "unconfirmed")
 
     if plan.changes or plan.notes and plan.touched_rows:
         new["checked"] = date.isoformat()
@@ -598,8 +689,10 @@ def _parse_only(value: str | None) -> tuple[str | None, str | None]:
         return None, minor
     if value in NOT_UPDATED:
         raise UserError(f"--only {value}: {value} is {NOT_UPDATED[value]}")
-    if value not in ORDER:
-        raise UserError(f"--only {value}: unknown component; pick one of {', '.join(ORDER)} or k8s=1.N")
+    if value not in (*ORDER, IMAGES):
+        raise UserError(
+            f"--only {value}: unknown component; pick one of {', '.join((*ORDER, IMAGES))} or k8s=1.N"
+        )
     return value, None
 
 

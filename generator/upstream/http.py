@@ -54,6 +54,20 @@ class Stats:
     by_status: dict[int, int] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class Fetched:
+    """One answered GET: the body (from the wire or the cache) and the response headers kept."""
+
+    url: str
+    status: int  # 200 (a 304 answered from the cache counts as 200) or an allowed status
+    text: str
+    headers: dict[str, str]  # lower-case names
+
+    def __post_init__(self) -> None:
+        if self.status == 304:
+            object.__setattr__(self, "status", 200)
+
+
 def default_cache_dir() -> Path:
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "rcar-k8s" / "http"
@@ -80,8 +94,19 @@ class DiskCache:
     def drop(self, url: str) -> None:
         self._path(url).unlink(missing_ok=True)
 
-    def store(self, url: str, etag: str | None, last_modified: str | None, body: str) -> None:
+    def store(
+        self,
+        url: str,
+        etag: str | None,
+        last_modified: str | None,
+        body: str,
+        meta: dict[str, str] | None = None,
+    ) -> None:
+        # ``meta``: a few response facts a registry needs again on a 304 (content type, digest,
+        # the auth challenge). Never a request header, so never a token.
         entry = {"url": url, "etag": etag, "last_modified": last_modified, "body": body}
+        if meta:
+            entry["meta"] = meta
         try:
             self.root.mkdir(parents=True, exist_ok=True)
             fd, tmp = tempfile.mkstemp(prefix=".entry.", dir=self.root)
@@ -145,7 +170,7 @@ class HttpClient:
         self.sleep = sleep
         self.on_request = on_request
         self.stats = Stats()
-        self._memo: dict[str, str] = {}
+        self._memo: dict[str, Fetched] = {}
 
     def __repr__(self) -> str:  # never show the token, even in a debugger or traceback
         token = "set" if self._token else "unset"
@@ -166,17 +191,51 @@ class HttpClient:
         return headers
 
     def get_text(self, url: str) -> str:
+        return self.fetch(url).text
+
+    def cached_text(self, url: str) -> str | None:
+        """The body this run or the disk cache already holds for ``url``, without a request."""
         if url in self._memo:
+            return self._memo[url].text
+        entry = self.cache.load(url) if self.cache else None
+        return entry["body"] if entry else None
+
+    def cached_meta(self, url: str) -> dict[str, str]:
+        """What the last stored response for ``url`` noted (see ``DiskCache.store``); {} when none."""
+        entry = self.cache.load(url) if self.cache else None
+        meta = entry.get("meta") if entry else None
+        return dict(meta) if isinstance(meta, dict) else {}
+
+    def fetch(
+        self,
+        url: str,
+        *,
+        headers: dict[str, str] | None = None,
+        allow: tuple[int, ...] = (),
+        keep: tuple[str, ...] = (),
+        meta: dict[str, str] | None = None,
+        cache: bool = True,
+    ) -> Fetched:
+        """GET ``url``: a 200 (or a 304 answered from the cache) as ``Fetched``.
+
+        ``headers`` are added to the request (e.g. a registry's Accept or a bearer token; they are
+        never stored). A status in ``allow`` (e.g. 401 for a registry challenge) is returned instead
+        of raised, and is not memoized. ``keep`` names response headers to store with the body so a
+        304 can answer them too; ``meta`` adds notes of the caller's own. ``cache=False`` never
+        stores or replays the body (a registry token is a credential).
+        """
+        if cache and url in self._memo:
             return self._memo[url]
-        cached = self.cache.load(url) if self.cache else None
-        headers = self._headers(url, cached)
+        cached = self.cache.load(url) if (self.cache and cache) else None
+        req_headers = self._headers(url, cached)
+        req_headers.update(headers or {})
         attempt = 0
         while True:
             if self.on_request:
                 self.on_request(url)
             self.stats.requests += 1
             try:
-                resp = self.session.get(url, headers=headers, timeout=self.timeout)
+                resp = self.session.get(url, headers=req_headers, timeout=self.timeout)
                 status = resp.status_code
                 body = resp.content if status == 200 else b""
             except requests.exceptions.Timeout:
@@ -201,25 +260,33 @@ class HttpClient:
         tries = f" after {attempt + 1} attempts" if attempt else ""
         if resp is None:
             raise UpstreamError(f"{url}: timed out{tries}; check the network and retry")
+        if status in allow:
+            return Fetched(url, status, "", {k.lower(): v for k, v in resp.headers.items()})
         if status == 304:
             if not cached:
                 raise UpstreamError(f"{url}: server answered 304 Not Modified to an unconditional request")
             self.stats.not_modified += 1
             text = cached["body"]
+            kept = cached.get("meta") if isinstance(cached.get("meta"), dict) else {}
         elif status == 200:
             self.stats.ok += 1
             try:
                 text = body.decode("utf-8")
             except UnicodeDecodeError:
                 raise UpstreamError(f"{url}: response is not UTF-8 text; is this the right URL?") from None
-            if self.cache and (resp.headers.get("ETag") or resp.headers.get("Last-Modified")):
-                self.cache.store(url, resp.headers.get("ETag"), resp.headers.get("Last-Modified"), text)
+            kept = {k: resp.headers[k] for k in keep if k in resp.headers}
+            kept.update(meta or {})
+            if self.cache and cache and (resp.headers.get("ETag") or resp.headers.get("Last-Modified")):
+                self.cache.store(
+                    url, resp.headers.get("ETag"), resp.headers.get("Last-Modified"), text, kept or None
+                )
         elif status in (403, 429) and (
             status == 429
             or resp.headers.get("X-RateLimit-Remaining") == "0"
             or resp.headers.get("Retry-After")
         ):
-            hint = "" if self._token else "; set GITHUB_TOKEN for a higher limit"
+            github = urlsplit(url).hostname in (GITHUB_API, "github.com", "raw.githubusercontent.com")
+            hint = "" if self._token or not github else "; set GITHUB_TOKEN for a higher limit"
             raise UpstreamError(f"{url}: rate limit exceeded (HTTP {status}), {_reset_text(resp)}{hint}")
         elif status == 404:
             raise UpstreamError(f"{url}: not found (HTTP 404); upstream has no such release, tag or file")
@@ -227,8 +294,10 @@ class HttpClient:
             raise UpstreamError(f"{url}: server error (HTTP {status}){tries}; retry later")
         else:
             raise UpstreamError(f"{url}: unexpected HTTP {status} {resp.reason or ''}".rstrip())
-        self._memo[url] = text
-        return text
+        out = Fetched(url, status, text, {k.lower(): v for k, v in kept.items()})
+        if cache:
+            self._memo[url] = out
+        return out
 
     def forget(self, url: str) -> None:
         """Drop a body that failed to parse, so a bad transfer is never reused from the cache."""
