@@ -34,13 +34,33 @@ def load_manifest() -> list[dict[str, str]]:
     return json.loads((FIXTURES / "manifest.json").read_text())
 
 
-def _responder(body: str, etag: str, content_type: str, api: bool, statuses: list[int]):
+REGISTRY_401 = '{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}\n'
+
+
+def _responder(body: str, entry: dict, api: bool, statuses: list[int]):
+    etag, headers = entry.get("etag"), entry.get("headers") or {}
+
     def respond(request, context):
-        context.headers["ETag"] = etag
-        context.headers["Content-Type"] = content_type
+        bearer = entry.get("bearer")
+        if bearer and request.headers.get("Authorization") != f"Bearer {bearer}":
+            # a registry that needs a token: 401 + the challenge, like ghcr.io and docker.io
+            context.status_code = 401
+            context.headers["Content-Type"] = "application/json"
+            context.headers["Docker-Distribution-Api-Version"] = "registry/2.0"
+            context.headers["WWW-Authenticate"] = entry["challenge"]
+            statuses.append(401)
+            return REGISTRY_401
+        context.headers["Content-Type"] = entry["content_type"]
+        context.headers.update(headers)
         if api:
             context.headers.update(API_HEADERS)
-        context.status_code = 304 if request.headers.get("If-None-Match") == etag else 200
+        if entry.get("status"):  # e.g. registry.k8s.io's 307 to its backend
+            context.status_code = entry["status"]
+            statuses.append(context.status_code)
+            return body
+        if etag:
+            context.headers["ETag"] = etag
+        context.status_code = 304 if etag and request.headers.get("If-None-Match") == etag else 200
         statuses.append(context.status_code)
         return "" if context.status_code == 304 else body
 
@@ -53,11 +73,7 @@ def serve(mocker: requests_mock.Mocker) -> list[int]:
     for entry in load_manifest():
         body = (FIXTURES / "upstream" / entry["file"]).read_text(encoding="utf-8")
         api = entry["url"].startswith("https://api.github.com/")
-        mocker.get(
-            entry["url"],
-            text=_responder(body, entry["etag"], entry["content_type"], api, statuses),
-            complete_qs=True,
-        )
+        mocker.get(entry["url"], text=_responder(body, entry, api, statuses), complete_qs=True)
     return statuses
 
 
