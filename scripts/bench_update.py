@@ -4,8 +4,10 @@
 Runs the real command in-process twice against the recorded upstream fixtures
 (tests/update/fixtures/, served by requests-mock with ETag/If-None-Match semantics):
 
-  cold: empty cache directory -> every response is a 200 with a body
-  warm: same cache directory, matrix already updated -> conditional requests only (304s)
+  cold: empty cache directory -> every response is a 200 with a body (plus registry redirects,
+        auth challenges and anonymous token requests)
+  warm: same cache directory, matrix already updated -> conditional requests only (304s), except
+        the registry token requests (a token is a credential and is never cached)
 
   python scripts/bench_update.py            # prints a Markdown table (docs/matrix-update.md quotes it)
 """
@@ -49,11 +51,15 @@ def run(label: str, matrix: Path, cache: Path, size: dict[str, int]) -> dict[str
         raise SystemExit(f"{label}: a request went to a URL outside the fixtures")
     by_host = collections.Counter(urlsplit(r.url).hostname for r in history)
     body = sum(size[r.url] for r, s in zip(history, statuses, strict=True) if s == 200)
+    tokens = [r for r in history if r.path == "/token"]
     return {
         "label": label,
         "requests": len(history),
         "200": statuses.count(200),
         "304": statuses.count(304),
+        "307": statuses.count(307),
+        "401": statuses.count(401),
+        "tokens": len(tokens),
         "conditional": sum(1 for r in history if "If-None-Match" in r.headers),
         "body_bytes": body,
         "by_host": dict(sorted(by_host.items())),
@@ -72,11 +78,16 @@ def main() -> int:
         warm = run("warm (same cache, repeated run)", matrix, cache, size)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    print("| run | HTTP requests | 200 (body) | 304 (not modified) | conditional | body bytes | wall time |")
-    print("|---|---|---|---|---|---|---|")
+    print(
+        "| run | HTTP requests | 200 (body) | 304 (not modified) | 307 (redirect) | 401 (auth challenge) "
+        "| registry tokens | conditional | body bytes | wall time |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for r in (cold, warm):
-        print(f"| {r['label']} | {r['requests']} | {r['200']} | {r['304']} | {r['conditional']} | "
-              f"{r['body_bytes']:,} | {r['seconds']:.2f} s |")
+        print(
+            f"| {r['label']} | {r['requests']} | {r['200']} | {r['304']} | {r['307']} | {r['401']} | "
+            f"{r['tokens']} | {r['conditional']} | {r['body_bytes']:,} | {r['seconds']:.2f} s |"
+        )
     print()
     print("requests per host (cold): " + ", ".join(f"{h} {n}" for h, n in cold["by_host"].items()))
     print(f"cold: {cold['summary']}")

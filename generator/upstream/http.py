@@ -236,6 +236,7 @@ class HttpClient:
             self.stats.requests += 1
             try:
                 resp = self.session.get(url, headers=req_headers, timeout=self.timeout)
+                self.stats.requests += len(resp.history)  # redirect hops are requests too
                 status = resp.status_code
                 body = resp.content if status == 200 else b""
             except requests.exceptions.Timeout:
