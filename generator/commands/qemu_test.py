@@ -1,0 +1,169 @@
+"""Boot a node image under QEMU (arm64 virt machine) and check that it comes up ready for `kubeadm join`.
+
+  rcar-k8s qemu-test --deploy-dir build/tmp/deploy/images/qemuarm64 [--role control-plane]
+  rcar-k8s qemu-test --kernel Image --rootfs core-image.rootfs.ext4 [--initrd F] [--dtb F]
+  rcar-k8s qemu-test --standin [--role ...]      the CI stand-in (Debian arm64 + this layer's node files)
+  rcar-k8s qemu-test --standin-plain             the stand-in without our files (timing baseline)
+
+QEMU: qemu-system-aarch64 -machine virt; KVM when the host is arm64 and /dev/kvm is usable, else TCG
+(cortex-a57). The root file system is attached with snapshot=on: your image file is never written.
+The serial console (ttyAMA0) is driven with pexpect: milestones are timed (kernel banner, init,
+systemd, login prompt, shell, boot settled, containerd active), root logs in (--password if the image
+has one), and every check runs in the guest:
+
+  containerd active, CRI answering (crictl info; CRI plugin status via ctr), the layer's node files
+  installed byte for byte, kubelet enabled and waiting for its config, kubeadm/kubelet versions equal
+  the matrix row (--k8s), overlay + br_netfilter loaded, the sysctls set, swap off, hostname not a
+  build default, a time sync unit enabled, check-config rules on /proc/config.gz (pulled over the
+  console), control plane: /var/lib/etcd on tmpfs and etcd-restore.service ran, and kubeadm's own
+  preflight checks where the image has kubeadm.
+
+Each check is passed, failed (with the guest command and output as evidence) or skipped (with the
+reason, e.g. the image has no kubeadm). Output: a summary on stdout, the full report with --json.
+Then the guest is powered off cleanly. On timeout the report names the milestone it got stuck at and
+carries the last 50 console lines. Exit 0: no check failed; 1: a check failed or the boot timed out.
+
+The stand-in is built by scripts/build-standin.sh from Debian's arm64 packages (needs root and the
+Debian archive; ~3-7 min the first time, cached under /var/tmp/rcar-k8s-standin). See docs/qemu-test.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+from rich.console import Console as RichConsole
+
+from generator.errors import UserError
+from generator.matrix.model import load_matrix
+from generator.qemu import session, standin
+from generator.qemu.machine import BootSpec, from_deploy_dir
+
+NAME = "qemu-test"
+HELP = "boot the image under QEMU and check it is ready for kubeadm join"
+
+
+def register(parser: argparse.ArgumentParser) -> None:
+    src = parser.add_argument_group("image (pick one)")
+    src.add_argument(
+        "--deploy-dir", type=Path, help="Yocto tmp/deploy/images/qemuarm64 (reads *.qemuboot.conf)"
+    )
+    src.add_argument("--kernel", type=Path, help="kernel Image (with --rootfs)")
+    src.add_argument("--rootfs", type=Path, help="root file system image, e.g. *.rootfs.ext4 (with --kernel)")
+    src.add_argument("--initrd", type=Path, help="initramfs (optional)")
+    src.add_argument("--dtb", type=Path, help="device tree blob (optional; virt generates one)")
+    src.add_argument(
+        "--standin", action="store_true", help="build/boot the CI stand-in with the layer's node files"
+    )
+    src.add_argument(
+        "--standin-plain", action="store_true", help="boot the stand-in without our files (baseline)"
+    )
+    src.add_argument(
+        "--standin-drop",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="stand-in: leave this node file out (to prove the matching check fails)",
+    )
+    parser.add_argument("--role", choices=("worker", "control-plane"), default="worker")
+    parser.add_argument(
+        "--k8s", metavar="MINOR", help="matrix row the image was built for (default: matrix default)"
+    )
+    parser.add_argument(
+        "--timeout", type=float, default=600, help="seconds from QEMU start to a settled boot (600)"
+    )
+    parser.add_argument("--json", type=Path, metavar="FILE", help="write the full report here")
+    parser.add_argument("--console-log", type=Path, metavar="FILE", help="write the raw serial console here")
+    parser.add_argument(
+        "--append",
+        action="append",
+        default=[],
+        metavar="ARG",
+        help="extra kernel command line argument, e.g. systemd.mask=containerd.service",
+    )
+    parser.add_argument("--password", default="", help="root password on the console (default: none)")
+    parser.add_argument(
+        "--standin-cache", type=Path, default=standin.DEFAULT_CACHE, help="stand-in build cache"
+    )
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    err = RichConsole(stderr=True)
+    matrix = load_matrix()
+    row = matrix.row(args.k8s) if args.k8s else matrix.default_row
+    chosen = [bool(args.deploy_dir), bool(args.kernel or args.rootfs), args.standin, args.standin_plain]
+    if sum(chosen) != 1:
+        raise UserError(
+            "pick exactly one image: --deploy-dir DIR, --kernel IMAGE --rootfs FILE, --standin "
+            "or --standin-plain"
+        )
+    if args.standin_drop and not args.standin:
+        raise UserError("--standin-drop only applies to --standin")
+    if args.timeout <= 0:
+        raise UserError("--timeout must be a positive number of seconds")
+    from generator.layer import node_files as nf
+
+    notes: list[str] = []
+    work = None
+    img = None
+    st = None
+    if args.standin or args.standin_plain:
+        err.print("[bold]qemu-test[/]: building/reusing the Debian arm64 stand-in (scripts/build-standin.sh)")
+        st = standin.build(args.standin_cache)
+        ov = standin.overlay_for(row, args.role, st.info, args.standin_drop) if args.standin else None
+        work = Path(tempfile.mkdtemp(prefix="qemu-test.", dir=args.standin_cache))
+        img = standin.prepare(st, ov, work / "rootfs.ext4")
+        spec = standin.boot_spec(st, img)
+        expected = dict(ov.files) if ov else {}
+        notes += ov.notes if ov else ["plain stand-in: none of the layer's files installed (timing baseline)"]
+        notes.append(
+            f"stand-in: Debian {st.info.get('suite')} arm64, kernel {st.info.get('kernel')}, containerd "
+            f"{st.info.get('containerd')}, systemd {st.info.get('systemd')}"
+        )
+        label = "stand-in" if ov else "stand-in (plain)"
+    else:
+        if args.deploy_dir:
+            spec = from_deploy_dir(args.deploy_dir)
+        else:
+            if not (args.kernel and args.rootfs):
+                raise UserError("--kernel and --rootfs go together; pass both (or --deploy-dir)")
+            spec = BootSpec(kernel=args.kernel, rootfs=args.rootfs, initrd=args.initrd, dtb=args.dtb)
+            spec.check_files()
+        if args.deploy_dir and (args.initrd or args.dtb):
+            spec.initrd = args.initrd or spec.initrd
+            spec.dtb = args.dtb or spec.dtb
+        expected = dict(nf.node_files(row, args.role))
+        label = "image"
+    opts = session.Options(
+        spec=spec,
+        row=row,
+        role=args.role,
+        timeout=args.timeout,
+        password=args.password,
+        extra_append=list(args.append),
+        expected_files=expected,
+        standin=bool(st),
+        label=label,
+        notes=notes,
+        console_log=args.console_log,
+    )
+    err.print(f"[bold]qemu-test[/]: booting {spec.source} (timeout {args.timeout:.0f} s)")
+    try:
+        report = session.run(opts)
+    finally:
+        if st and img:
+            standin.cleanup(img, st)
+        if work and work.exists():
+            work.rmdir() if not any(work.iterdir()) else None
+    if st:
+        report["standin"] = st.info
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(report, indent=1) + "\n")
+    print(session.summary(report))
+    sys.stdout.flush()
+    return 0 if report["result"] == "passed" else 1

@@ -1,0 +1,284 @@
+"""The CI stand-in: a Debian 12 arm64 image that plays the Yocto qemuarm64 node image, plus our node files.
+
+``scripts/build-standin.sh`` builds (and caches) the plain image: Debian's arm64 kernel, a busybox
+initramfs and ``base.ext4`` (systemd, containerd, runc, kmod, iptables, timesyncd; hostname
+``qemuarm64``; no Kubernetes configuration). ``prepare()`` copies ``base.ext4`` and writes the layer's
+own files into the copy with ``debugfs`` (no mount, no root needed for this step), then enables the
+units the layer's systemd preset names with the host's real ``systemctl --root`` and copies the
+symlinks it made - what Yocto's rootfs step does with the same preset file.
+
+Stand-in limits, reported as notes, never hidden: containerd is Debian's 1.6, which cannot read a
+``version = 3`` config (containerd 2.x), so that file is left out when it is version 3; kubelet,
+kubeadm and crictl are not packaged in Debian, so their checks are skipped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from generator import paths
+from generator.errors import UserError
+from generator.matrix.model import Row
+from generator.qemu.machine import BootSpec
+
+DEFAULT_CACHE = Path(os.environ.get("RCAR_K8S_STANDIN_CACHE", "/var/tmp/rcar-k8s-standin"))
+BUILD_SCRIPT = "scripts/build-standin.sh"
+ETCD_RECIPE = "meta-rcar-k8s/recipes-kubernetes/etcd-tmpfs"
+UNITDIR = "/usr/lib/systemd/system"
+
+
+@dataclass
+class Standin:
+    dir: Path
+    info: dict[str, object]
+
+    @property
+    def base(self) -> Path:
+        return self.dir / "base.ext4"
+
+
+@dataclass
+class Overlay:
+    files: dict[str, bytes] = field(default_factory=dict)
+    modes: dict[str, int] = field(default_factory=dict)
+    remove: list[str] = field(default_factory=list)
+    enable: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def build(cache: Path = DEFAULT_CACHE) -> Standin:
+    script = paths.repo_root() / BUILD_SCRIPT
+    if not script.is_file():
+        raise UserError(f"{script} not found: run from a meta-rcar-k8s checkout (or set RCAR_K8S_ROOT)")
+    env = dict(os.environ, RCAR_K8S_STANDIN_CACHE=str(cache))
+    proc = subprocess.run(["bash", str(script)], env=env, stdout=subprocess.PIPE, text=True)
+    lines = proc.stdout.strip().splitlines()
+    if proc.returncode != 0 or not lines:
+        raise UserError(
+            f"building the stand-in failed (exit {proc.returncode}); see the messages above "
+            f"from {BUILD_SCRIPT} (needs root and the Debian archive)"
+        )
+    out = Path(lines[-1])
+    return Standin(out, json.loads((out / "info.json").read_text()))
+
+
+def boot_spec(st: Standin, rootfs: Path) -> BootSpec:
+    # KPTI (forced on by KASLR) and mitigations double TCG boot time; the stand-in's kernel is not under test
+    return BootSpec(
+        kernel=st.dir / "vmlinuz",
+        initrd=st.dir / "initrd.gz",
+        rootfs=rootfs,
+        append=["nokaslr", "kpti=0", "mitigations=off"],
+        source=f"stand-in {st.dir}",
+    )
+
+
+def _preset_units(files: dict[str, bytes]) -> list[str]:
+    units: list[str] = []
+    for path, data in sorted(files.items()):
+        if "/system-preset/" in path and path.endswith(".preset"):
+            for ln in data.decode().splitlines():
+                parts = ln.split()
+                if len(parts) >= 2 and parts[0] == "enable" and parts[1] not in units:
+                    units.append(parts[1])
+    return units
+
+
+def _etcd_files(notes: list[str]) -> tuple[dict[str, bytes], dict[str, int], list[str]]:
+    """The etcd-tmpfs recipe's files with its @VARS@ resolved from the recipe (control-plane only)."""
+    root = paths.repo_root()
+    rdir = next(
+        (d for d in (root / ETCD_RECIPE, paths.TEMPLATES_DIR / ETCD_RECIPE) if (d / "files").is_dir()), None
+    )
+    if rdir is None:
+        notes.append("etcd-tmpfs recipe not found in the layer: control-plane etcd files not installed")
+        return {}, {}, []
+    values: dict[str, str] = {}
+    for bb in sorted(rdir.glob("*.bb*")):
+        for m in re.finditer(r'^(ETCD_\w+)\s*\??\??=\s*"([^"]*)"', bb.read_text(), re.M):
+            values.setdefault(m.group(1), m.group(2))
+    files: dict[str, bytes] = {}
+    modes: dict[str, int] = {}
+    enable: list[str] = []
+    unresolved: set[str] = set()
+    libexec = values.get("ETCD_TMPFS_LIBEXECDIR", "")
+    for f in sorted((rdir / "files").iterdir()):
+        text = f.read_text()
+        for var in set(re.findall(r"@([A-Z_]+)@", text)):
+            if var in values and "${" not in values[var]:
+                text = text.replace(f"@{var}@", values[var])
+            else:
+                unresolved.add(var)
+        if f.suffix in (".service", ".mount", ".timer"):
+            target = f"{UNITDIR}/{f.name}"
+            if "[Install]" in text:
+                enable.append(f.name)
+        elif f.name.endswith(".default"):
+            target = f"/etc/default/{f.name.removesuffix('.default')}"
+        else:
+            target = f"{libexec}/{f.name}" if libexec else ""
+        files[target] = text.encode()
+        modes[target] = 0o755 if os.access(f, os.X_OK) else 0o644
+    if unresolved or not libexec:
+        notes.append(
+            "etcd-tmpfs files not installed: the recipe does not resolve "
+            f"{', '.join(sorted(unresolved)) or 'ETCD_TMPFS_LIBEXECDIR'} to plain values"
+        )
+        return {}, {}, []
+    return files, modes, enable
+
+
+def overlay_for(row: Row, role: str, info: dict[str, object], drop: list[str] | None = None) -> Overlay:
+    """The layer's node files for ``role`` as the stand-in can take them."""
+    from generator.layer import node_files as nf
+
+    ov = Overlay(files=dict(nf.node_files(row, role)))
+    ov.modes = dict(nf.modes(row, role)) if hasattr(nf, "modes") else {}
+    cfg = ov.files.get("/etc/containerd/config.toml", b"")
+    if re.search(rb"^version\s*=\s*3", cfg, re.M) and str(info.get("containerd", "")).startswith("1."):
+        del ov.files["/etc/containerd/config.toml"]
+        ov.notes.append(
+            f"/etc/containerd/config.toml not installed: it is config version 3 (containerd "
+            f"{row.version('containerd')}); the stand-in's containerd {info.get('containerd')} reads "
+            "version 2 only, so it runs with its built-in defaults"
+        )
+    for p in drop or []:
+        if p not in ov.files:
+            raise UserError(
+                f"--standin-drop {p}: not a node file; choose one of {', '.join(sorted(ov.files))}"
+            )
+        del ov.files[p]
+        ov.notes.append(f"{p} left out on purpose (--standin-drop)")
+    ov.enable = _preset_units(ov.files)
+    if role == "control-plane":
+        ef, em, eu = _etcd_files(ov.notes)
+        ov.files.update(ef)
+        ov.modes.update(em)
+        ov.enable += [u for u in eu if u not in ov.enable]
+    # The layer ships no /etc/hostname (first boot derives a unique one); a Yocto image without
+    # our layer has hostname = MACHINE, as the plain stand-in does.
+    if "/usr/lib/systemd/system/rcar-k8s-hostname.service" in ov.files:
+        ov.remove.append("/etc/hostname")
+    return ov
+
+
+def _debugfs(image: Path, script: str) -> str:
+    with tempfile.NamedTemporaryFile("w", suffix=".debugfs", delete=False) as f:
+        f.write(script)
+    try:
+        proc = subprocess.run(["debugfs", "-w", "-f", f.name, str(image)], capture_output=True, text=True)
+    finally:
+        os.unlink(f.name)
+    if proc.returncode != 0:
+        raise UserError(f"debugfs failed on {image}: {proc.stderr.strip()[-300:]}")
+    return proc.stdout + proc.stderr
+
+
+def _read_from_image(image: Path, path: str) -> bytes | None:
+    proc = subprocess.run(["debugfs", "-R", f"cat {path}", str(image)], capture_output=True)
+    return proc.stdout if proc.returncode == 0 and proc.stdout else None
+
+
+def _enable_links(image: Path, files: dict[str, bytes], units: list[str]) -> dict[str, str]:
+    """Symlinks `systemctl --root enable UNITS` makes, computed in a scratch root holding the unit files."""
+    if not units:
+        return {}
+    with tempfile.TemporaryDirectory(prefix="standin-enable.") as tmp:
+        scratch = Path(tmp)
+        (scratch / "etc/systemd/system").mkdir(parents=True)
+        for unit in units:
+            path = f"{UNITDIR}/{unit}"
+            data = files.get(path)
+            if data is None:  # a unit the image ships itself (e.g. Debian's systemd-timesyncd.service)
+                for cand in (
+                    f"/lib/systemd/system/{unit}",
+                    f"{UNITDIR}/{unit}",
+                    f"/etc/systemd/system/{unit}",
+                ):
+                    data = _read_from_image(image, cand)
+                    if data:
+                        break
+            if data is None:
+                raise UserError(
+                    f"the layer's preset enables {unit}, but neither the layer nor the stand-in has it"
+                )
+            dst = scratch / path.lstrip("/")
+            dst.parent.mkdir(parents=True, exist_ok=True)
+            dst.write_bytes(data)
+        proc = subprocess.run(
+            ["systemctl", f"--root={scratch}", "enable", *units], capture_output=True, text=True
+        )
+        if proc.returncode != 0:
+            raise UserError(f"systemctl --root enable {' '.join(units)} failed: {proc.stderr.strip()[-300:]}")
+        links = {}
+        for p in (scratch / "etc").rglob("*"):
+            if p.is_symlink():
+                links["/" + str(p.relative_to(scratch))] = os.readlink(p)
+        return links
+
+
+def prepare(st: Standin, ov: Overlay | None, out: Path) -> Path:
+    """A copy of the stand-in's base image with ``ov`` applied (None: the plain image, untouched)."""
+    if ov is None:
+        return st.base
+    out.parent.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["cp", "--sparse=always", str(st.base), str(out)], check=True)
+    links = _enable_links(st.base, ov.files, ov.enable)
+    with tempfile.TemporaryDirectory(prefix="standin-files.") as tmp:
+        cmds: list[str] = []
+        made: set[str] = set()
+
+        def mkdirs(path: str) -> None:
+            parts = path.strip("/").split("/")[:-1]
+            for i in range(1, len(parts) + 1):
+                d = "/" + "/".join(parts[:i])
+                if d not in made:
+                    made.add(d)
+                    cmds.append(f"mkdir {d}")
+
+        for p in ov.remove:
+            cmds.append(f"rm {p}")
+        for i, (path, data) in enumerate(sorted(ov.files.items())):
+            src = Path(tmp) / f"f{i}"
+            src.write_bytes(data)
+            mkdirs(path)
+            mode = ov.modes.get(path, 0o755 if data.startswith(b"#!") else 0o644)
+            cmds += [
+                f"rm {path}",
+                f"write {src} {path}",
+                f"sif {path} mode 0{0o100000 | mode:o}",
+                f"sif {path} uid 0",
+                f"sif {path} gid 0",
+            ]
+        for path, target in sorted(links.items()):
+            mkdirs(path)
+            cmds += [f"rm {path}", f"symlink {path} {target}"]
+        _debugfs(out, "\n".join(cmds) + "\n")
+    # prove what landed: every file reads back byte for byte
+    for path, data in ov.files.items():
+        if _read_from_image(out, path) != data:
+            raise UserError(f"writing {path} into {out} with debugfs did not stick")
+    return out
+
+
+def overlay_digest(ov: Overlay | None) -> str:
+    h = hashlib.sha256()
+    if ov:
+        for p in sorted(ov.files):
+            h.update(p.encode() + b"\0" + ov.files[p])
+        h.update(repr((sorted(ov.remove), ov.enable)).encode())
+    return h.hexdigest()[:12]
+
+
+def cleanup(path: Path, st: Standin) -> None:
+    if path != st.base and path.exists():
+        path.unlink()
+        shutil.rmtree(path.parent, ignore_errors=True) if not any(path.parent.iterdir()) else None
