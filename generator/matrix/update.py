@@ -4,6 +4,7 @@
   rcar-k8s matrix update --dry-run           show what would change; write nothing
   rcar-k8s matrix update --only containerd   refresh one component in every row
   rcar-k8s matrix update --only k8s=1.36     refresh one row
+  rcar-k8s matrix update --only images       re-read every container image digest, nothing else
 
 For each row (Kubernetes minor) it reads: the newest patch (dl.k8s.io stable-1.N.txt); the arm64
 binaries' published .sha256 files; kubeadm's etcd/pause/CoreDNS constants and the Go version
@@ -12,8 +13,11 @@ runc it ships (script/setup/runc-version); the newest cri-tools, CNI plugins, fl
 cri-dockerd releases (GitHub releases API) and each artifact's published checksum file; every tag
 is resolved to a full commit SHA (annotated tags peeled via the git tags API). New minors (a
 v1.N.0 release plus a kubernetes/website schedule entry) become new rows; rows past end of life
-plus ``--grace-days`` are dropped. A hash that changed upstream for the same version, or a tag that
-moved, is an error, never an update.
+plus ``--grace-days`` are dropped. Then every container image a node needs (kube-*, pause, CoreDNS,
+etcd, flannel + its CNI plugin image, kube-vip) is read from its registry (generator/upstream/
+registry.py): the tag's index digest and the linux/arm64 manifest, config and layer digests. A hash
+that changed upstream for the same version, or a tag (git or image) that moved, is an error, never
+an update.
 
 The new matrix must pass ``matrix check`` (generator/matrix/rules.py) for every new or changed
 row, then it is written atomically. Any fetch, parse or check failure leaves the file untouched.
@@ -645,7 +649,8 @@ def register_update(parser: argparse.ArgumentParser) -> None:
         "--only",
         metavar="COMPONENT|k8s=1.N",
         default=None,
-        help="refresh one component in every row, or one row (no rows added or dropped)",
+        help="refresh one component (or `images`: every image digest) in every row, or one row "
+        "(no rows added or dropped)",
     )
     parser.add_argument("--date", default=None, metavar="YYYY-MM-DD", help="today, for end-of-life decisions")
     parser.add_argument(
