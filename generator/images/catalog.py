@@ -100,7 +100,7 @@ def addon_ref(matrix: Matrix, name: str) -> str:
 
 
 def blob_url(ref: str, digest: str, kind: str = "blobs") -> tuple[str, str]:
-    """(registry host, path) of content by digest: ``/v2/<repo>/manifests/<d>`` or ``/v2/<repo>/blobs/<d>``."""
+    """(host, path) of content by digest: ``/v2/<repo>/manifests/<d>`` or ``/v2/<repo>/blobs/<d>``."""
     name = ref.split("@", 1)[0].rsplit(":", 1)[0]
     host, repo = name.split("/", 1)
     return host, f"/v2/{repo}/{kind}/{digest}"
