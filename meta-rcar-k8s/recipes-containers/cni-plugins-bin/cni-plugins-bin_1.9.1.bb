@@ -17,7 +17,7 @@ CVE_PRODUCT = "linuxfoundation:cni_network_plugins"
 RCAR_K8S_UNCONFIRMED = ""
 RCAR_K8S_GIT_URI = "git://github.com/containernetworking/plugins.git;protocol=https;nobranch=1"
 RCAR_K8S_GIT_TAG = "v1.9.1"
-RCAR_K8S_GIT_COMMIT = ""
+RCAR_K8S_GIT_COMMIT = "adc3e6b5b581638afbd194cf2e9319ecbb0151a1"
 RCAR_K8S_GO_MIN = "1.24.2"
 RCAR_K8S_GO_PACKAGES = "./plugins/main/... ./plugins/ipam/... ./plugins/meta/..."
 

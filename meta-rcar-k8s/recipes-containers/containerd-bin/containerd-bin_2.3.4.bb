@@ -22,7 +22,7 @@ CVE_PRODUCT = "linuxfoundation:containerd"
 RCAR_K8S_UNCONFIRMED = ""
 RCAR_K8S_GIT_URI = "git://github.com/containerd/containerd.git;protocol=https;nobranch=1"
 RCAR_K8S_GIT_TAG = "v2.3.4"
-RCAR_K8S_GIT_COMMIT = ""
+RCAR_K8S_GIT_COMMIT = "db8809540e1a7a9da5d518876894933ff55692ab"
 RCAR_K8S_GO_MIN = "1.26.3"
 RCAR_K8S_GO_PACKAGES = "./cmd/containerd ./cmd/containerd-shim-runc-v2 ./cmd/ctr"
 

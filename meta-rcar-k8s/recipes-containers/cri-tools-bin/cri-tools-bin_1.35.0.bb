@@ -17,7 +17,7 @@ CVE_PRODUCT = "kubernetes:cri-tools"
 RCAR_K8S_UNCONFIRMED = ""
 RCAR_K8S_GIT_URI = "git://github.com/kubernetes-sigs/cri-tools.git;protocol=https;nobranch=1"
 RCAR_K8S_GIT_TAG = "v1.35.0"
-RCAR_K8S_GIT_COMMIT = ""
+RCAR_K8S_GIT_COMMIT = "46c81013b00ea238cd39499df021441ae51ec65f"
 RCAR_K8S_GO_MIN = "1.25.0"
 RCAR_K8S_GO_PACKAGES = "./cmd/crictl"
 

@@ -17,7 +17,7 @@ CVE_PRODUCT = "kubernetes:cri-tools"
 RCAR_K8S_UNCONFIRMED = ""
 RCAR_K8S_GIT_URI = "git://github.com/kubernetes-sigs/cri-tools.git;protocol=https;nobranch=1"
 RCAR_K8S_GIT_TAG = "v1.36.0"
-RCAR_K8S_GIT_COMMIT = ""
+RCAR_K8S_GIT_COMMIT = "88d8ad9d40f82726fda53c2d271e6172b4c619c9"
 RCAR_K8S_GO_MIN = "1.26.2"
 RCAR_K8S_GO_PACKAGES = "./cmd/crictl"
 

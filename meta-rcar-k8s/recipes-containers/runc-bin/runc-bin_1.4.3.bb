@@ -20,7 +20,7 @@ CVE_PRODUCT = "linuxfoundation:runc"
 RCAR_K8S_UNCONFIRMED = ""
 RCAR_K8S_GIT_URI = "git://github.com/opencontainers/runc.git;protocol=https;nobranch=1"
 RCAR_K8S_GIT_TAG = "v1.4.3"
-RCAR_K8S_GIT_COMMIT = ""
+RCAR_K8S_GIT_COMMIT = "bb14dabeb7185bb72c8c86735d090dcb20f36587"
 RCAR_K8S_GO_MIN = "1.24.0"
 RCAR_K8S_GO_PACKAGES = "."
 

@@ -24,7 +24,7 @@ CVE_PRODUCT = "kubernetes:kubernetes"
 RCAR_K8S_UNCONFIRMED = ""
 RCAR_K8S_GIT_URI = "git://github.com/kubernetes/kubernetes.git;protocol=https;nobranch=1"
 RCAR_K8S_GIT_TAG = "v1.35.8"
-RCAR_K8S_GIT_COMMIT = ""
+RCAR_K8S_GIT_COMMIT = "1c2e10a409eb1b03f2f28f401ce935312e20d9fb"
 RCAR_K8S_GO_MIN = "1.25"
 RCAR_K8S_GO_PACKAGES = "./cmd/kubeadm ./cmd/kubelet ./cmd/kubectl"
 

@@ -24,7 +24,7 @@ CVE_PRODUCT = "kubernetes:kubernetes"
 RCAR_K8S_UNCONFIRMED = ""
 RCAR_K8S_GIT_URI = "git://github.com/kubernetes/kubernetes.git;protocol=https;nobranch=1"
 RCAR_K8S_GIT_TAG = "v1.36.4"
-RCAR_K8S_GIT_COMMIT = ""
+RCAR_K8S_GIT_COMMIT = "bb826b1d48562f110659e64e8ec444327433db95"
 RCAR_K8S_GO_MIN = "1.26"
 RCAR_K8S_GO_PACKAGES = "./cmd/kubeadm ./cmd/kubelet ./cmd/kubectl"
 

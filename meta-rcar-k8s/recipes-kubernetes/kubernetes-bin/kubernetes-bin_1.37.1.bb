@@ -22,7 +22,7 @@ CVE_PRODUCT = "kubernetes:kubernetes"
 RCAR_K8S_UNCONFIRMED = "kubeadm kubelet kubectl"
 RCAR_K8S_GIT_URI = "git://github.com/kubernetes/kubernetes.git;protocol=https;nobranch=1"
 RCAR_K8S_GIT_TAG = "v1.37.1"
-RCAR_K8S_GIT_COMMIT = ""
+RCAR_K8S_GIT_COMMIT = "f78e722310e50bcaca9276be22276d9e91d91308"
 RCAR_K8S_GO_MIN = "1.26"
 RCAR_K8S_GO_PACKAGES = "./cmd/kubeadm ./cmd/kubelet ./cmd/kubectl"
 

@@ -1,0 +1,45 @@
+SUMMARY = "Kubernetes worker node stack of meta-rcar-k8s"
+DESCRIPTION = "Everything a board needs to boot ready for kubeadm join: kubeadm, kubelet, the container \
+               runtime selected by RCAR_K8S_CRI, CNI plugins, the node configuration and kubeadm's preflight tools."
+LICENSE = "MIT"
+# nooelint: oelint.var.licenseremotefile - a packagegroup has no sources
+LIC_FILES_CHKSUM = "file://${COMMON_LICENSE_DIR}/MIT;md5=0835ade698e0bcf8506ecda2f7b4f302"
+
+inherit packagegroup features_check
+
+# kubelet needs systemd (cgroup driver) and containers need seccomp
+REQUIRED_DISTRO_FEATURES = "systemd seccomp"
+
+# Container runtime profile, from RCAR_K8S_CRI in conf/distro/rcar-k8s.conf
+# nooelint: oelint.vars.mispell.unknown - this layer's own variable (conf/distro/rcar-k8s.conf)
+RCAR_K8S_CRI ??= "containerd"
+RCAR_K8S_CRI_PACKAGES = "${@ 'docker cri-dockerd-bin' if d.getVar('RCAR_K8S_CRI') == 'docker' else 'virtual-containerd'}"
+
+RDEPENDS:${PN} = " \
+    ${RCAR_K8S_CRI_PACKAGES} \
+    ca-certificates \
+    cni-plugins \
+    conntrack-tools \
+    crictl \
+    ebtables \
+    ethtool \
+    iproute2 \
+    iproute2-tc \
+    ipset \
+    iptables \
+    k8s-node-config \
+    kmod \
+    kubeadm \
+    kubectl \
+    kubelet \
+    socat \
+    util-linux-mount \
+    util-linux-nsenter \
+    virtual-runc \
+"
+# >>> other meta-rcar-k8s recipes for every node go here (k8s-join, k8s-airgap-images):
+#     RDEPENDS:${PN} += "<package>"  -- one line per recipe, with a comment why
+# <<<
+
+# kernel modules kubelet, kube-proxy and CNI plugins load (built-in is fine too)
+RRECOMMENDS:${PN} = "kernel-modules"

@@ -1,0 +1,19 @@
+SUMMARY = "Kubernetes control-plane node stack of meta-rcar-k8s"
+DESCRIPTION = "The worker stack plus what a control-plane node needs for kubeadm init and etcd \
+               operations (etcdctl, etcdutl); etcd and the API server run as kubeadm static pods."
+LICENSE = "MIT"
+# nooelint: oelint.var.licenseremotefile - a packagegroup has no sources
+LIC_FILES_CHKSUM = "file://${COMMON_LICENSE_DIR}/MIT;md5=0835ade698e0bcf8506ecda2f7b4f302"
+
+inherit packagegroup features_check
+
+REQUIRED_DISTRO_FEATURES = "systemd seccomp"
+
+RDEPENDS:${PN} = " \
+    etcdctl \
+    etcdutl \
+    packagegroup-rcar-k8s-node \
+"
+# >>> other meta-rcar-k8s recipes for control-plane nodes go here (etcd-tmpfs, kubeadm-config):
+#     RDEPENDS:${PN} += "<package>"  -- one line per recipe, with a comment why
+# <<<
