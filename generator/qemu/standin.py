@@ -51,6 +51,7 @@ class Overlay:
     modes: dict[str, int] = field(default_factory=dict)
     remove: list[str] = field(default_factory=list)
     enable: list[str] = field(default_factory=list)
+    dirs: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
 
@@ -92,48 +93,71 @@ def _preset_units(files: dict[str, bytes]) -> list[str]:
     return units
 
 
-def _etcd_files(notes: list[str]) -> tuple[dict[str, bytes], dict[str, int], list[str]]:
-    """The etcd-tmpfs recipe's files with its @VARS@ resolved from the recipe (control-plane only)."""
+# Yocto's defaults for the variables the etcd-tmpfs recipe uses (poky meta/conf/bitbake.conf)
+YOCTO_DIRS = {
+    "prefix": "/usr",
+    "exec_prefix": "/usr",
+    "libexecdir": "/usr/libexec",
+    "localstatedir": "/var",
+    "sysconfdir": "/etc",
+    "datadir": "/usr/share",
+    "docdir": "/usr/share/doc",
+    "systemd_system_unitdir": "/usr/lib/systemd/system",
+}
+
+
+def _expand(text: str, values: dict[str, str]) -> str:
+    for _ in range(10):
+        new = re.sub(r"\$\{(\w+)\}", lambda m: values.get(m.group(1), m.group(0)), text)
+        if new == text:
+            break
+        text = new
+    return text
+
+
+def _etcd_files(notes: list[str]) -> tuple[dict[str, bytes], dict[str, int], list[str], list[str]]:
+    """The etcd-tmpfs recipe's files laid out as its do_install does, @VARS@ resolved by its own seds."""
     root = paths.repo_root()
-    rdir = next(
-        (d for d in (root / ETCD_RECIPE, paths.TEMPLATES_DIR / ETCD_RECIPE) if (d / "files").is_dir()), None
-    )
-    if rdir is None:
-        notes.append("etcd-tmpfs recipe not found in the layer: control-plane etcd files not installed")
-        return {}, {}, []
-    values: dict[str, str] = {}
-    for bb in sorted(rdir.glob("*.bb*")):
-        for m in re.finditer(r'^(ETCD_\w+)\s*\??\??=\s*"([^"]*)"', bb.read_text(), re.M):
-            values.setdefault(m.group(1), m.group(2))
+    rdir = root / ETCD_RECIPE
+    bbs = sorted(rdir.glob("etcd-tmpfs_*.bb"))
+    if not bbs or not (rdir / "files").is_dir():
+        notes.append(f"{ETCD_RECIPE}/*.bb not generated: control-plane etcd files not installed")
+        return {}, {}, [], []
+    bb = bbs[0].read_text()
+    pn = bbs[0].name.split("_")[0]
+    values = dict(YOCTO_DIRS, PN=pn)
+    for m in re.finditer(r'^(\w+)\s*\??\??=\s*"([^"]*)"', bb, re.M):
+        values.setdefault(m.group(1), m.group(2))
+    subst = {m.group(1): _expand(m.group(2), values) for m in re.finditer(r"s\|@(\w+)@\|([^|]*)\|g", bb)}
+    libexec = _expand(f"${{libexecdir}}/{pn}", values)
     files: dict[str, bytes] = {}
     modes: dict[str, int] = {}
-    enable: list[str] = []
-    unresolved: set[str] = set()
-    libexec = values.get("ETCD_TMPFS_LIBEXECDIR", "")
     for f in sorted((rdir / "files").iterdir()):
         text = f.read_text()
-        for var in set(re.findall(r"@([A-Z_]+)@", text)):
-            if var in values and "${" not in values[var]:
-                text = text.replace(f"@{var}@", values[var])
-            else:
-                unresolved.add(var)
+        for var, val in subst.items():
+            text = text.replace(f"@{var}@", val)
+        left = sorted(set(re.findall(r"@([A-Z_]+)@", text)))
+        if left:
+            notes.append(f"etcd-tmpfs files not installed: {f.name} keeps unresolved {', '.join(left)}")
+            return {}, {}, [], []
         if f.suffix in (".service", ".mount", ".timer"):
             target = f"{UNITDIR}/{f.name}"
-            if "[Install]" in text:
-                enable.append(f.name)
         elif f.name.endswith(".default"):
             target = f"/etc/default/{f.name.removesuffix('.default')}"
+        elif f.name == "README":
+            target = f"/usr/share/doc/{pn}/README"
         else:
-            target = f"{libexec}/{f.name}" if libexec else ""
+            target = f"{libexec}/{f.name}"
         files[target] = text.encode()
         modes[target] = 0o755 if os.access(f, os.X_OK) else 0o644
-    if unresolved or not libexec:
-        notes.append(
-            "etcd-tmpfs files not installed: the recipe does not resolve "
-            f"{', '.join(sorted(unresolved)) or 'ETCD_TMPFS_LIBEXECDIR'} to plain values"
-        )
-        return {}, {}, []
-    return files, modes, enable
+    m = re.search(r'SYSTEMD_SERVICE:\$\{PN\}\s*=\s*"([^"]*)"', bb)
+    enable = m.group(1).replace("\\", " ").split() if m else []
+    dirs = [_expand(values["ETCD_TMPFS_BACKUP_DIR"], values)] if "ETCD_TMPFS_BACKUP_DIR" in values else []
+    notes.append(
+        f"control plane: etcd-tmpfs files from {bbs[0].relative_to(root)} installed, "
+        f"enabled: {', '.join(enable)}"
+    )
+    return files, modes, enable, dirs
 
 
 def overlay_for(row: Row, role: str, info: dict[str, object], drop: list[str] | None = None) -> Overlay:
@@ -159,7 +183,8 @@ def overlay_for(row: Row, role: str, info: dict[str, object], drop: list[str] | 
         ov.notes.append(f"{p} left out on purpose (--standin-drop)")
     ov.enable = _preset_units(ov.files)
     if role == "control-plane":
-        ef, em, eu = _etcd_files(ov.notes)
+        ef, em, eu, ed = _etcd_files(ov.notes)
+        ov.dirs += ed
         ov.files.update(ef)
         ov.modes.update(em)
         ov.enable += [u for u in eu if u not in ov.enable]
@@ -246,6 +271,9 @@ def prepare(st: Standin, ov: Overlay | None, out: Path) -> Path:
 
         for p in ov.remove:
             cmds.append(f"rm {p}")
+        for d in ov.dirs:
+            mkdirs(d + "/x")
+            cmds += [f"sif {d} mode 040700"]
         for i, (path, data) in enumerate(sorted(ov.files.items())):
             src = Path(tmp) / f"f{i}"
             src.write_bytes(data)
