@@ -158,6 +158,7 @@ class Etcd:
             "ETCD_TMPFS_CERT": str(self.pki["healthcheck-client.crt"]),
             "ETCD_TMPFS_KEY": str(self.pki["healthcheck-client.key"]),
             "ETCD_TMPFS_LOCK_TIMEOUT": "5",
+            "ETCD_TMPFS_PROBE_TIMEOUT": "4s",
         })
         env.update(extra)
         return env
