@@ -107,13 +107,22 @@ def test_layer_files_make_the_standin_ready_and_plain_is_not(built: standin.Stan
 
 def test_missing_modules_load_file_fails_the_module_check(built: standin.Standin, tmp_path: Path) -> None:
     rc, rep, text = qemu_test(
-        tmp_path, "nomod", "--standin", "--standin-drop", "/etc/modules-load.d/k8s.conf"
+        tmp_path,
+        "nomod",
+        "--standin",
+        "--role",
+        "control-plane",
+        "--standin-drop",
+        "/etc/modules-load.d/k8s.conf",
     )
     c = by_name(rep)
     assert rc == 1 and rep["result"] == "failed", text
     assert c["module:br_netfilter"]["status"] == "failed"
     assert c["sysctl:net.bridge.bridge-nf-call-iptables"]["status"] == "failed"
     assert c["containerd_active"]["status"] == "passed"  # only what we broke fails
+    # control-plane role: the etcd-tmpfs recipe's own units mounted the tmpfs and ran the restore
+    assert c["etcd_tmpfs"]["status"] == "passed", c["etcd_tmpfs"]
+    assert c["etcd_restore_ran"]["status"] == "passed", c["etcd_restore_ran"]
 
 
 def test_disabled_containerd_fails_via_a_yocto_style_deploy_dir(
