@@ -159,3 +159,13 @@ def test_disabled_containerd_fails_via_a_yocto_style_deploy_dir(
     assert "inactive" in c["containerd_active"]["summary"]
     assert c["module:br_netfilter"]["status"] == "passed"
     assert "deploy dir" in rep["image"]
+
+
+def test_timeout_reports_where_it_got_stuck(built: standin.Standin, tmp_path: Path) -> None:
+    out = tmp_path / "timeout.json"
+    r = run_cli("qemu-test", "--standin-plain", "--timeout", "6", "--json", str(out), timeout=CLI_TIMEOUT)
+    rep = json.loads(out.read_text())
+    assert r.returncode == 1 and rep["result"] == "timeout", r.stdout
+    assert rep["stuck_at"] in ("init", "systemd", "login_prompt") and "login prompt" in rep["error"]
+    assert 0 < len(rep["console_tail"]) <= 50 and "stuck at milestone" in r.stdout
+    assert not rep["clean_poweroff"]
