@@ -135,5 +135,8 @@ cat > "$OUT.tmp/info.json" <<JSON
 JSON
 date -u +%FT%TZ > "$OUT.tmp/standin.ok"
 rm -rf "$OUT"; mv "$OUT.tmp" "$OUT"
+# older builds of an earlier script version are dead weight (~1 GB each)
+find "$CACHE" -mindepth 1 -maxdepth 1 -type d -regextype posix-extended -regex '.*/[0-9a-f]{16}(\.tmp)?' \
+  ! -name "$KEY" -exec rm -rf {} +
 log "done: $OUT (${SECONDS}s)"
 echo "$OUT"
