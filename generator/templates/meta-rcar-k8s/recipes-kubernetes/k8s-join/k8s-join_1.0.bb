@@ -1,10 +1,11 @@
-SUMMARY = "First-boot kubeadm join (workers) and init (first control plane) from a boot-partition file"
+SUMMARY = "First-boot kubeadm join/init from a file on the boot partition"
 DESCRIPTION = "k8s-join.service runs kubeadm join once from join.env/join.yaml on the boot \
 partition, waits for the API server with backoff and deletes the token afterwards. \
 k8s-init.service runs kubeadm init --config on a control plane whose cluster.env says \
 K8S_INIT=1, optionally behind a kube-vip VIP. No token or key is part of the image."
 HOMEPAGE = "https://github.com/rcar-k8s/meta-rcar-k8s"
 LICENSE = "MIT"
+# nooelint: oelint.var.licenseremotefile - scripts of this layer, MIT like the layer (COPYING.MIT)
 LIC_FILES_CHKSUM = "file://${COMMON_LICENSE_DIR}/MIT;md5=0835ade698e0bcf8506ecda2f7b4f302"
 
 SRC_URI = " \
@@ -37,17 +38,10 @@ do_install() {
     install -m 0644 ${S}/README ${S}/join.env.example ${S}/cluster.env.example ${D}${docdir}/${PN}/
 }
 
-FILES:${PN} = " \
-    ${libexecdir}/rcar-k8s/k8s-join \
-    ${systemd_system_unitdir}/k8s-join.service \
-    ${docdir}/${PN} \
-"
-FILES:${PN}-init = " \
-    ${libexecdir}/rcar-k8s/k8s-init \
-    ${systemd_system_unitdir}/k8s-init.service \
-    ${datadir}/rcar-k8s/kube-vip.yaml.in \
-"
+FILES:${PN} += "${libexecdir}/rcar-k8s/k8s-join ${systemd_system_unitdir}/k8s-join.service ${docdir}/${PN}"
+FILES:${PN}-init += "${libexecdir}/rcar-k8s/k8s-init ${systemd_system_unitdir}/k8s-init.service \
+                     ${datadir}/rcar-k8s/kube-vip.yaml.in"
 
 # kubeadm runs the join/init; bash for /dev/tcp probes; coreutils for shred and timeout.
 RDEPENDS:${PN} = "bash coreutils kubeadm"
-RDEPENDS:${PN}-init = "bash coreutils sed kubeadm"
+RDEPENDS:${PN}-init = "bash coreutils kubeadm sed"
