@@ -16,4 +16,8 @@ RDEPENDS:${PN} = " \
 "
 # >>> other meta-rcar-k8s recipes for control-plane nodes go here (etcd-tmpfs, kubeadm-config):
 #     RDEPENDS:${PN} += "<package>"  -- one line per recipe, with a comment why
+# etcd's data on tmpfs, restored from /var/lib/etcd-backup before kubelet, snapshots on a timer/at shutdown
+RDEPENDS:${PN} += "etcd-tmpfs"
+# /etc/kubernetes/kubeadm/init.yaml (k8s-init's --config; etcd tuned for slow storage) and join.yaml.in
+RDEPENDS:${PN} += "kubeadm-config"
 # <<<
