@@ -1,8 +1,10 @@
 """The ``rcar-k8s`` command line.
 
 Each subcommand is one module in ``generator/commands/`` whose docstring is its manual.
-A module exposes ``NAME``, ``HELP`` and ``register(parser)``; ``register`` sets
-``parser.set_defaults(func=run)`` where ``run(args) -> int`` returns the exit code.
+A module exposes ``NAME`` (its file name with ``-`` for ``_``), ``HELP`` and ``register(parser)``;
+``register`` sets ``parser.set_defaults(func=run)`` where ``run(args) -> int`` returns the exit code.
+Only the module of the command being run is imported (commands pull in requests, rich, pexpect…);
+``rcar-k8s --help`` imports them all to list them.
 """
 
 from __future__ import annotations
@@ -16,15 +18,24 @@ from generator import __version__, commands
 from generator.errors import UserError
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _command_modules(argv: list[str]) -> list[str]:
+    """Module names to import: just the requested command's when it is known, else all."""
+    names = sorted(m.name for m in pkgutil.iter_modules(commands.__path__))
+    first = next((a for a in argv if not a.startswith("-")), None)
+    if first and first.replace("-", "_") in names:
+        return [first.replace("-", "_")]
+    return names
+
+
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="rcar-k8s",
         description="Build Renesas R-Car (h3ulcb) images that boot ready for `kubeadm join`.",
     )
     parser.add_argument("--version", action="version", version=f"rcar-k8s {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for info in sorted(pkgutil.iter_modules(commands.__path__), key=lambda m: m.name):
-        module = importlib.import_module(f"generator.commands.{info.name}")
+    for name in _command_modules(sys.argv[1:] if argv is None else argv):
+        module = importlib.import_module(f"generator.commands.{name}")
         if not hasattr(module, "register"):
             continue
         sub_parser = sub.add_parser(
@@ -38,7 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()
