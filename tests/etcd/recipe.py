@@ -25,7 +25,8 @@ POKY_DIRS = {
     "systemd_unitdir": "/usr/lib/systemd",
 }
 
-_DEFAULT = re.compile(r'^([A-Za-z0-9_]+)\s*\?{1,2}=\s*"([^"]*)"\s*$', re.M)
+# one-line `VAR = "x"`, `VAR ?= "x"`, `VAR ??= "x"` (no overrides, no multi-line values)
+_DEFAULT = re.compile(r'^([A-Za-z0-9_]+)\s*\?{0,2}=\s*"([^"]*)"\s*$', re.M)
 
 
 def recipe_defaults(bb_text: str) -> dict[str, str]:
@@ -45,6 +46,10 @@ def expand(value: str, env: dict[str, str]) -> str:
     return value
 
 
+class InstallError(Exception):
+    """do_install failed; the message is its stderr."""
+
+
 def install(bb: Path, root: Path, pn: str, overrides: dict[str, str] | None = None) -> dict[str, str]:
     """Run do_install of ``bb`` with D=root; returns the variables it saw."""
     text = bb.read_text()
@@ -54,6 +59,10 @@ def install(bb: Path, root: Path, pn: str, overrides: dict[str, str] | None = No
     env.update(overrides or {})
     env = {k: expand(v, env) for k, v in env.items()}
     root.mkdir(parents=True, exist_ok=True)
-    body = expand(do_install_body(text), env)
-    subprocess.run(["bash", "-euc", body], env=dict(os.environ), check=True, capture_output=True, text=True)
+    # BitBake's shell logging helper (meta/classes-global/logging.bbclass): message and fail
+    prelude = 'bbfatal() { echo "ERROR: $*" >&2; exit 1; }\n'
+    body = prelude + expand(do_install_body(text), env)
+    res = subprocess.run(["bash", "-euc", body], env=dict(os.environ), capture_output=True, text=True)
+    if res.returncode != 0:
+        raise InstallError(res.stderr)
     return env

@@ -19,7 +19,7 @@ import yaml
 from generator.etcd import kubeadm, tuning
 from generator.matrix.model import load_matrix
 from tests.etcd.etcdlab import Etcd, EtcdTools
-from tests.etcd.recipe import install
+from tests.etcd.recipe import InstallError, install
 
 REPO = Path(__file__).resolve().parents[2]
 RECIPE = REPO / "meta-rcar-k8s" / "recipes-kubernetes" / "kubeadm-config" / "kubeadm-config_1.0.bb"
@@ -270,3 +270,8 @@ def test_real_etcd_rejects_a_bad_extra_arg(etcd_tools: EtcdTools, pki, tmp_path:
     server = _etcd_with(etcd_tools, pki, tmp_path, ["--heartbeat-intervall=500"])
     with pytest.raises(RuntimeError, match="etcd exited"):
         server.start()
+
+
+def test_unknown_minor_fails_the_build_with_a_clear_message(tmp_path: Path) -> None:
+    with pytest.raises(InstallError, match=r"RCAR_K8S_VERSION = '1\.20' has no kubeadm configuration"):
+        install(RECIPE, tmp_path, "kubeadm-config", {"RCAR_K8S_VERSION": "1.20"})

@@ -5,6 +5,7 @@ kubeadm's timeouts), restores it from the newest verified snapshot before kubele
 snapshot every ETCD_SNAPSHOT_INTERVAL and on clean shutdown, and keeps the last ETCD_SNAPSHOT_KEEP."
 HOMEPAGE = "https://github.com/rcar-k8s/meta-rcar-k8s"
 LICENSE = "MIT"
+# nooelint: oelint.var.licenseremotefile - scripts and units of this layer, MIT like the layer (COPYING.MIT)
 LIC_FILES_CHKSUM = "file://${COMMON_LICENSE_DIR}/MIT;md5=0835ade698e0bcf8506ecda2f7b4f302"
 
 # Knobs for local.conf. The size is a ceiling, not a reservation; it must hold etcd's
@@ -16,8 +17,6 @@ ETCD_SNAPSHOT_INTERVAL ?= "15min"
 ETCD_SNAPSHOT_KEEP ?= "4"
 # must be on persistent storage (eMMC/SD); a separate partition keeps a full disk from hurting /
 ETCD_TMPFS_BACKUP_DIR ?= "${localstatedir}/lib/etcd-backup"
-# packages providing etcdctl (live snapshot over TLS) and etcdutl (offline status/restore)
-ETCD_TMPFS_TOOLS ?= "etcdctl etcdutl"
 
 SRC_URI = " \
     file://var-lib-etcd.mount \
@@ -71,5 +70,6 @@ do_install() {
 FILES:${PN} += "${ETCD_TMPFS_BACKUP_DIR}"
 CONFFILES:${PN} = "${sysconfdir}/default/etcd-tmpfs"
 
-# coreutils: sync -d (fdatasync) and sha256sum; util-linux-flock: single writer and the offline copy
-RDEPENDS:${PN} = "${ETCD_TMPFS_TOOLS} coreutils util-linux-flock sed grep"
+# etcdctl: live snapshot over TLS; etcdutl: snapshot status/restore (etcd-bin); coreutils: sync -d
+# (fdatasync) and sha256sum; util-linux-flock: single writer and the offline shutdown copy
+RDEPENDS:${PN} = "coreutils etcdctl etcdutl grep sed util-linux-flock"
