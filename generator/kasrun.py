@@ -3,6 +3,8 @@
 BitBake's knotty UI prints plain lines when its output is not a terminal (our pipe); the formats
 parsed here are copied from poky scarthgap ``bitbake/lib/bb/ui/knotty.py`` and ``runqueue.py``::
 
+    Loaded 4852 entries from dependency cache.
+    Parsing of 2910 .bb files complete (0 cached, 2910 parsed). 4852 targets, 402 skipped, 0 masked, 0 errors.
     NOTE: Running setscene task 12 of 3456 (/x/busybox_1.36.1.bb:do_populate_sysroot_setscene)
     NOTE: Running task 1234 of 5678 (/x/kubernetes_git.bb:do_compile)
     NOTE: Running noexec task 99 of 5678 (/x/packagegroup-base.bb:do_build)
@@ -29,6 +31,7 @@ SUMMARY_LOG = re.compile(r"^\s+log: (\S+)")
 SUMMARY_TASK = re.compile(r"^  (\S.*:do_\w+)\s*$")
 ERROR_LINE = re.compile(r"^(ERROR|FATAL): ")
 PARSE_DONE = re.compile(r"^Parsing of (\d+) \.bb files complete")
+CACHE_LOADED = re.compile(r"^Loaded (\d+) entries from dependency cache\.")
 TASKS_SUMMARY = re.compile(r"^NOTE: Tasks Summary: Attempted (\d+) tasks")
 
 
@@ -55,6 +58,7 @@ class BuildState:
     tasks: tuple[int, int] = (0, 0)
     current: str = ""
     parsed_recipes: int | None = None
+    cached_entries: int | None = None
     attempted: int | None = None
     failures: list[Failure] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
@@ -93,6 +97,8 @@ class BuildState:
             self._in_summary = False
         if m := PARSE_DONE.match(line):
             self.parsed_recipes = int(m.group(1))
+        elif m := CACHE_LOADED.match(line):
+            self.cached_entries = int(m.group(1))
         elif m := TASKS_SUMMARY.match(line):
             self.attempted = int(m.group(1))
         if ERROR_LINE.match(line):

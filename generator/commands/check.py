@@ -87,7 +87,13 @@ def run(args: argparse.Namespace) -> int:
               bdir / "rcar-k8s-check-checkout.log")
         parse = _step(err, "bitbake -p", shell("BB_NO_NETWORK=1 bitbake -p"), root,
                       bdir / "rcar-k8s-check-parse.log")
-        print(f"check: parse OK ({parse.parsed_recipes or '?'} recipes) for {':'.join(chain)}")
+        if parse.parsed_recipes is not None:
+            what = f"{parse.parsed_recipes} recipes"
+        elif parse.cached_entries:
+            what = f"{parse.cached_entries} recipes from BitBake's cache, nothing changed"
+        else:
+            what = "recipe count not reported"
+        print(f"check: parse OK ({what}) for {':'.join(chain)}")
         graph_cmd = f"BB_NO_NETWORK=1 bitbake -g {target.image} && python3 {shlex.quote(str(GRAPH_PROBE))} " \
                     f"{target.image}"
         graph_log = bdir / "rcar-k8s-check-graph.log"

@@ -158,6 +158,9 @@ def test_check_bitbake_refuses_root(host):
 def test_parser_on_recorded_knotty_lines():
     state = kasrun.BuildState()
     for line in [
+        "Loaded 4852 entries from dependency cache.",
+        "Parsing of 2910 .bb files complete (0 cached, 2910 parsed). 4852 targets, 402 skipped, 0 masked, "
+        "0 errors.",
         "NOTE: Running setscene task 5 of 9 (/l/poky/meta/recipes-core/zlib/zlib_1.3.1.bb:"
         "do_package_setscene)",
         "NOTE: Running task 41 of 5678 (virtual:native:/l/poky/meta/recipes-devtools/go/"
@@ -172,6 +175,7 @@ def test_parser_on_recorded_knotty_lines():
     ]:
         state.feed(line)
     assert state.setscene == (5, 9) and state.tasks == (41, 5678)
+    assert state.cached_entries == 4852 and state.parsed_recipes == 2910
     [f] = state.failures
     assert f.recipe_task == "virtual:native:go-native_1.22.12.bb:do_fetch"
     assert f.log == "/b/tmp/work/x86_64-linux/go-native/1.22.12/temp/log.do_fetch.1"
