@@ -16,8 +16,8 @@ RDEPENDS:${PN} = " \
 "
 # >>> other meta-rcar-k8s recipes for control-plane nodes go here (etcd-tmpfs, kubeadm-config):
 #     RDEPENDS:${PN} += "<package>"  -- one line per recipe, with a comment why
-# etcd's data on tmpfs, restored from /var/lib/etcd-backup before kubelet, snapshots on a timer/at shutdown
-RDEPENDS:${PN} += "etcd-tmpfs"
-# /etc/kubernetes/kubeadm/init.yaml (k8s-init's --config; etcd tuned for slow storage) and join.yaml.in
-RDEPENDS:${PN} += "kubeadm-config"
+# etcd-tmpfs: etcd's data on tmpfs, restored before kubelet, snapshots on a timer and at shutdown;
+# kubeadm-config: /etc/kubernetes/kubeadm/init.yaml (k8s-init's --config, etcd tuned) and join.yaml.in
+# nooelint: oelint.vars.dependsordered - appended in this block, one group per owner
+RDEPENDS:${PN} += "etcd-tmpfs kubeadm-config"
 # <<<
