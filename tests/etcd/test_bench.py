@@ -64,7 +64,11 @@ def test_unwritable_directory_is_one_line_exit_2(tmp_path: Path) -> None:
     target.mkdir()
     if os.geteuid() == 0:
         # root ignores permissions: a read-only tmpfs gives a real EROFS
-        subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(target)], check=True)
+        mounted = subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(target)], capture_output=True, text=True
+        )
+        if mounted.returncode != 0:
+            pytest.skip(f"skipped: cannot mount a read-only tmpfs here: {mounted.stderr.strip()}")
     else:
         target.chmod(0o500)
     try:
