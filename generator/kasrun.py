@@ -104,6 +104,13 @@ class BuildState:
         if ERROR_LINE.match(line):
             self.errors.append(line)
 
+    @property
+    def telling_error(self) -> str | None:
+        """The first ERROR line that says what went wrong (not BitBake's 'halted'/'failed' epilogue)."""
+        generic = ("Parsing halted", "Command execution failed", "Shell returned", "returning a non-zero")
+        useful = [e for e in self.errors if not any(g in e for g in generic)]
+        return (useful or self.errors or [None])[0]
+
     def _add(self, task: str, log: str | None, code: str | None) -> None:
         for f in self.failures:
             if f.task == task:

@@ -55,7 +55,7 @@ def _step(err: Console, title: str, argv: list[str], root: Path, log: Path) -> k
         raise UserError(f"`{argv[0]}` not found; install kas (pip install kas), see `rcar-k8s doctor`") \
             from None
     if rc != 0:
-        why = state.errors[-1] if state.errors else f"exit status {rc}"
+        why = state.telling_error or f"exit status {rc}"
         raise _StepFailed(f"{title}: {why} (log: {log})")
     return state
 

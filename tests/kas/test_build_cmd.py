@@ -145,7 +145,9 @@ def test_check_bitbake_reports_parse_errors(host):
                STUB_KAS_SCENARIO="parse-error")
     res = run_cli("check", "--bitbake", env=env)
     assert res.returncode == 1
-    assert "check --bitbake: FAIL: bitbake -p: ERROR: Parsing halted" in res.stdout
+    assert "check --bitbake: FAIL: bitbake -p: ERROR: ParseError at /home/user/work/meta-rcar-k8s/" \
+        "recipes-core/images/rcar-k8s-node-image.bb:3: Could not inherit file classes/nosuch.bbclass" \
+        in res.stdout
 
 
 def test_check_bitbake_refuses_root(host):
