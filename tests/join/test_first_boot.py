@@ -80,6 +80,9 @@ def node(tmp_path: Path) -> dict[str, Path]:
         'exit "${KUBEADM_RC:-0}"\n'
     )
     kubeadm.chmod(0o755)
+    systemctl = dirs["bin"] / "systemctl"  # records what k8s-init asks of systemd
+    systemctl.write_text('#!/bin/bash\necho "$@" >> "$KUBEADM_LOG.systemctl"\n')
+    systemctl.chmod(0o755)
     return dirs
 
 
@@ -95,6 +98,7 @@ def run(script: str, node: dict[str, Path], **env: str) -> subprocess.CompletedP
         BACKOFF_MAX="0.4",
         KUBE_DIR=str(node["kube"]),
         MANIFESTS=str(node["kube"] / "manifests"),
+        SYSTEMCTL=str(node["bin"] / "systemctl"),
     )
     full.update(env)
     return subprocess.run(["bash", str(FILES / script)], env=full, capture_output=True, text=True, timeout=60)
@@ -254,6 +258,9 @@ def test_init_with_ha_endpoint_renders_kube_vip_and_endpoint(node) -> None:
     # After init the VIP pod uses admin.conf again (super-admin.conf only for the bootstrap).
     assert pod["spec"]["volumes"][0]["hostPath"]["path"] == f"{node['kube']}/admin.conf"
     assert status(node, "init")["state"] == "initialized"
+    # The first etcd snapshot is taken right after init, not 15 minutes later.
+    calls = (node["state"] / "kubeadm.log.systemctl").read_text().splitlines()
+    assert calls == ["cat etcd-snapshot.service", "--no-block start etcd-snapshot.service"]
 
 
 def test_kube_vip_image_comes_from_the_matrix() -> None:
