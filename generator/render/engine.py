@@ -91,7 +91,9 @@ def render_tree(matrix: Matrix, templates: Path | None = None) -> dict[str, Rend
         per_row: list[Row | None] = list(matrix.rows) if ROW_SEGMENT.search(rel) else [None]
         for row in per_row:
             ctx = dict(base_ctx, row=row) if row else base_ctx
-            out_rel = ROW_SEGMENT.sub(lambda m, c=ctx: str(env.from_string("{{" + m.group(1) + "}}").render(c)), rel)
+            out_rel = ROW_SEGMENT.sub(
+                lambda m, c=ctx: str(env.from_string("{{" + m.group(1) + "}}").render(c)), rel
+            )
             if out_rel.endswith(".j2"):
                 out_rel = out_rel[:-3]
                 try:
