@@ -16,7 +16,7 @@ from generator.matrix.model import load_matrix
 
 REPO = Path(__file__).resolve().parents[2]
 LAYER = REPO / "meta-rcar-k8s"
-INC = LAYER / "recipes-kernel/linux/rcar-k8s-kernel.inc"
+INC = LAYER / "classes/rcar_k8s_kernel.bbclass"
 RENESAS = LAYER / "dynamic-layers/rcar-gen3/recipes-kernel/linux"
 YOCTO = LAYER / "recipes-kernel/linux"
 
@@ -47,7 +47,7 @@ def test_layer_ships_the_fragments_for_each_kernel():
     assert "CONFIG_NFT_COUNTER=y" in (RENESAS / "linux-renesas/kube-proxy-iptables.cfg").read_text()
     assert "RT_GROUP_SCHED" not in (YOCTO / "linux-yocto/k8s-base.cfg").read_text()
     bbappend = (RENESAS / "linux-renesas_%.bbappend").read_text()
-    assert 'RCAR_K8S_FRAGMENTS_KERNEL = "5.10"' in bbappend and "5.13" in bbappend
+    assert 'RCAR_K8S_FRAGMENTS_KERNEL:rcar-k8s = "5.10"' in bbappend and "5.13" in bbappend
     assert m.yocto["kernel"]["recipe"] == "linux-renesas"
 
 
