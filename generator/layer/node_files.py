@@ -170,6 +170,15 @@ OOMScoreAdjust=-999
 WantedBy=multi-user.target
 """
 
+# Boards have no RTC battery: kubelet and kubeadm need NTP time before they talk TLS. But a site
+# without NTP must still come up, so the wait is bounded (then time-sync.target is reached anyway,
+# kubelet starts and `journalctl -u systemd-time-wait-sync` says why the clock may be wrong).
+TIME_WAIT_SYNC_DROPIN = """
+# meta-rcar-k8s: wait for NTP at most 3 minutes (configure NTP in /etc/systemd/timesyncd.conf)
+[Service]
+TimeoutStartSec=180
+"""
+
 # systemd-timesyncd sets the clock; systemd-time-wait-sync holds time-sync.target until it did.
 PRESET = """
 # meta-rcar-k8s: a Kubernetes node needs a true clock before kubelet talks TLS
@@ -227,6 +236,7 @@ OWNERS: dict[str, tuple[str, int]] = {
     f"{UNITDIR}/kubelet.service.d/20-rcar-k8s.conf": ("k8s-node-config", 0o644),
     "/usr/lib/systemd/system-preset/80-rcar-k8s.preset": ("k8s-node-config", 0o644),
     f"{UNITDIR}/rcar-k8s-hostname.service": ("k8s-node-config", 0o644),
+    f"{UNITDIR}/systemd-time-wait-sync.service.d/rcar-k8s.conf": ("k8s-node-config", 0o644),
     f"{LIBEXEC}/first-boot-hostname": ("k8s-node-config", 0o755),
     f"{UNITDIR}/kubelet.service": ("kubernetes-bin", 0o644),
     f"{UNITDIR}/kubelet.service.d/10-kubeadm.conf": ("kubernetes-bin", 0o644),
@@ -245,6 +255,7 @@ def files(row: Row, role: str = "worker") -> list[NodeFile]:
         f"{UNITDIR}/kubelet.service.d/20-rcar-k8s.conf": _text(KUBELET_NODE_DROPIN),
         "/usr/lib/systemd/system-preset/80-rcar-k8s.preset": _text(PRESET),
         f"{UNITDIR}/rcar-k8s-hostname.service": _text(HOSTNAME_SERVICE),
+        f"{UNITDIR}/systemd-time-wait-sync.service.d/rcar-k8s.conf": _text(TIME_WAIT_SYNC_DROPIN),
         f"{LIBEXEC}/first-boot-hostname": _text(HOSTNAME_SCRIPT),
         f"{UNITDIR}/kubelet.service": _text(KUBELET_SERVICE),
         f"{UNITDIR}/kubelet.service.d/10-kubeadm.conf": _text(KUBEADM_DROPIN),

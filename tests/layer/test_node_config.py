@@ -65,6 +65,8 @@ def test_layer_ships_exactly_the_node_files():
         "/usr/lib/systemd/system-preset/80-rcar-k8s.preset": NODE_CONFIG / "files/80-rcar-k8s.preset",
         "/usr/lib/systemd/system/rcar-k8s-hostname.service": NODE_CONFIG / "files/rcar-k8s-hostname.service",
         "/usr/libexec/rcar-k8s/first-boot-hostname": NODE_CONFIG / "files/first-boot-hostname",
+        "/usr/lib/systemd/system/systemd-time-wait-sync.service.d/rcar-k8s.conf": NODE_CONFIG
+        / "files/time-wait-sync-rcar-k8s.conf",
         "/usr/lib/systemd/system/kubelet.service": LAYER
         / "recipes-kubernetes/kubernetes-bin/files/kubelet.service",
         "/usr/lib/systemd/system/kubelet.service.d/10-kubeadm.conf": LAYER

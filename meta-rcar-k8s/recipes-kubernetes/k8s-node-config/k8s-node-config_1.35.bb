@@ -17,6 +17,7 @@ SRC_URI = "file://config.toml \
            file://80-rcar-k8s.preset \
            file://rcar-k8s-hostname.service \
            file://first-boot-hostname \
+           file://time-wait-sync-rcar-k8s.conf \
 "
 
 inherit systemd allarch
@@ -33,6 +34,8 @@ do_install() {
     install -D -m 0644 ${WORKDIR}/80-rcar-k8s.preset ${D}${systemd_unitdir}/system-preset/80-rcar-k8s.preset
     install -D -m 0644 ${WORKDIR}/rcar-k8s-hostname.service ${D}${systemd_system_unitdir}/rcar-k8s-hostname.service
     install -D -m 0755 ${WORKDIR}/first-boot-hostname ${D}${libexecdir}/rcar-k8s/first-boot-hostname
+    install -D -m 0644 ${WORKDIR}/time-wait-sync-rcar-k8s.conf \
+        ${D}${systemd_system_unitdir}/systemd-time-wait-sync.service.d/rcar-k8s.conf
     # kubelet refuses to run with swap on (failSwapOn): mask every swap unit
     install -d ${D}${sysconfdir}/systemd/system
     ln -sf /dev/null ${D}${sysconfdir}/systemd/system/swap.target

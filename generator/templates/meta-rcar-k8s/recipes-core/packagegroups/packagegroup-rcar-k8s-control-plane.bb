@@ -20,4 +20,11 @@ RDEPENDS:${PN} = " \
 # kubeadm-config: /etc/kubernetes/kubeadm/init.yaml (k8s-init's --config, etcd tuned) and join.yaml.in
 # nooelint: oelint.vars.dependsordered - appended in this block, one group per owner
 RDEPENDS:${PN} += "etcd-tmpfs kubeadm-config"
+# k8s-join-init: first-boot `kubeadm init --config` when the boot partition's cluster.env says so
+# nooelint: oelint.vars.dependsordered - appended in this block, one group per owner
+RDEPENDS:${PN} += "k8s-join-init"
+# nooelint: oelint.vars.mispell.unknown - this layer's own variable (docs/first-boot.md)
+RCAR_K8S_AIRGAP ??= "0"
+# nooelint: oelint.vars.dependsordered - appended in this block, one group per owner
+RDEPENDS:${PN} += "${@'k8s-airgap-images-control-plane' if d.getVar('RCAR_K8S_AIRGAP') == '1' else ''}"
 # <<<
