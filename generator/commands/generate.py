@@ -22,8 +22,12 @@ HELP = "render meta-rcar-k8s/ and kas/ from the matrix (--check: report drift)"
 
 
 def register(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--check", action="store_true", help="write nothing; exit 1 if committed files drifted")
-    parser.add_argument("--matrix", type=Path, default=None, help="matrix file (default: the committed lock file)")
+    parser.add_argument(
+        "--check", action="store_true", help="write nothing; exit 1 if committed files drifted"
+    )
+    parser.add_argument(
+        "--matrix", type=Path, default=None, help="matrix file (default: the committed lock file)"
+    )
     parser.add_argument("--root", type=Path, default=None, help="checkout to write into (default: this repo)")
     parser.set_defaults(func=run)
 
@@ -35,7 +39,10 @@ def run(args: argparse.Namespace) -> int:
     if args.check:
         problems = drift(rendered, root)
         if problems:
-            print(f"rcar-k8s generate --check: {len(problems)} file(s) drifted from the matrix:", file=sys.stderr)
+            print(
+                f"rcar-k8s generate --check: {len(problems)} file(s) drifted from the matrix:",
+                file=sys.stderr,
+            )
             for p in problems:
                 print(f"  {p}", file=sys.stderr)
             print("run `rcar-k8s generate` and commit the result", file=sys.stderr)

@@ -119,7 +119,9 @@ def from_data(data: dict[str, Any], path: Path) -> Matrix:
                 )
             )
         except (KeyError, TypeError) as exc:
-            raise UserError(f"{where}: missing field {exc}; see generator/data/matrix.yml for the shape") from None
+            raise UserError(
+                f"{where}: missing field {exc}; see generator/data/matrix.yml for the shape"
+            ) from None
     return Matrix(path=path, data=data, rows=tuple(rows))
 
 
