@@ -27,5 +27,6 @@ python3 -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
 .venv/bin/python -m pip install -q -e '.[test]'
 
+.venv/bin/ruff check --quiet .
 .venv/bin/rcar-k8s generate --check
 .venv/bin/python -m pytest -q -ra "$@"
