@@ -15,6 +15,7 @@ from generator import paths
 from generator.errors import UserError
 from generator.matrix import store
 
+# Every component a row may hold, in display order (schema.py derives the required ones).
 COMPONENTS = (
     "kubernetes",
     "cri-tools",

@@ -15,20 +15,12 @@ from typing import Any
 
 from generator.errors import UserError
 from generator.matrix import versions
+from generator.matrix.model import COMPONENTS
 from generator.matrix.store import Lines
 
-REQUIRED_COMPONENTS = (
-    "kubernetes",
-    "cri-tools",
-    "containerd",
-    "runc",
-    "cni-plugins",
-    "flannel",
-    "etcd",
-    "pause",
-    "coredns",
-)
-OPTIONAL_COMPONENTS = ("docker", "cri-dockerd")  # the docker runtime profile (R19 judges what is missing)
+# The docker runtime profile (docker, cri-dockerd) is optional: R19 judges what is missing.
+OPTIONAL_COMPONENTS = ("docker", "cri-dockerd")
+REQUIRED_COMPONENTS = tuple(c for c in COMPONENTS if c not in OPTIONAL_COMPONENTS)
 KUBE_BINARIES = ("kubeadm", "kubelet", "kubectl")
 CGROUP_DRIVERS = ("systemd", "cgroupfs")
 
