@@ -33,7 +33,7 @@ SRC_URI = " \
 
 S = "${WORKDIR}"
 
-inherit systemd allarch
+inherit systemd allarch rcar_k8s_arm64
 
 SYSTEMD_SERVICE:${PN} = " \
     var-lib-etcd.mount \

@@ -19,7 +19,7 @@ python __anonymous() {
 
 S = "${WORKDIR}"
 
-inherit systemd allarch
+inherit systemd allarch rcar_k8s_arm64
 
 PACKAGES = "${PN}-worker ${PN}-control-plane ${PN}"
 SYSTEMD_PACKAGES = "${PN}"

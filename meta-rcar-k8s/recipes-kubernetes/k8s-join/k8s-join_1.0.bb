@@ -21,7 +21,7 @@ SRC_URI = " \
 
 S = "${WORKDIR}"
 
-inherit systemd allarch
+inherit systemd allarch rcar_k8s_arm64
 
 PACKAGES =+ "${PN}-init"
 

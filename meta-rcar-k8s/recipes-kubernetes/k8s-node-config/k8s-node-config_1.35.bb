@@ -20,7 +20,7 @@ SRC_URI = "file://config.toml \
            file://time-wait-sync-rcar-k8s.conf \
 "
 
-inherit systemd allarch
+inherit systemd allarch rcar_k8s_arm64
 
 do_configure[noexec] = "1"
 do_compile[noexec] = "1"

@@ -31,7 +31,7 @@ SRC_URI = " \
 
 S = "${WORKDIR}"
 
-inherit allarch
+inherit allarch rcar_k8s_arm64
 
 do_install() {
     if [ ! -f ${S}/init-${RCAR_K8S_VERSION}.yaml ]; then

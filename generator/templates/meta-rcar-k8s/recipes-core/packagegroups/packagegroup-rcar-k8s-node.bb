@@ -5,7 +5,7 @@ LICENSE = "MIT"
 # nooelint: oelint.var.licenseremotefile - a packagegroup has no sources
 LIC_FILES_CHKSUM = "file://${COMMON_LICENSE_DIR}/MIT;md5=0835ade698e0bcf8506ecda2f7b4f302"
 
-inherit packagegroup features_check
+inherit packagegroup features_check rcar_k8s_arm64
 
 # kubelet needs systemd (cgroup driver) and containers need seccomp
 REQUIRED_DISTRO_FEATURES = "systemd seccomp"
