@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import pkgutil
+import subprocess
 import sys
 
 from generator import __version__, commands
@@ -59,11 +60,22 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as exc:
         print(f"rcar-k8s: error: {exc.message}", file=sys.stderr)
         return exc.exit_code
+    except BrokenPipeError:  # output piped into `head`: not an error worth a message
+        return 1
+    except OSError as exc:  # a path the user gave is missing, unwritable, ...: say which, no traceback
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(
+            f"rcar-k8s: error: {where}{exc.strerror or exc}; check the path and its permissions",
+            file=sys.stderr,
+        )
+        return 2
+    except subprocess.CalledProcessError as exc:
+        cmd = exc.cmd if isinstance(exc.cmd, str) else " ".join(map(str, exc.cmd))
+        print(f"rcar-k8s: error: `{cmd}` failed with exit status {exc.returncode}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("rcar-k8s: interrupted", file=sys.stderr)
         return 130
-    except BrokenPipeError:
-        return 1
 
 
 if __name__ == "__main__":

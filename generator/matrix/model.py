@@ -127,5 +127,10 @@ def from_data(data: dict[str, Any], path: Path) -> Matrix:
 
 
 def load_matrix(path: Path | None = None) -> Matrix:
+    """Load and schema-check the lock file: a bad shape is a one-line UserError naming file:line."""
+    from generator.matrix import schema  # schema reads COMPONENTS from this module
+
     path = Path(path) if path else paths.MATRIX_FILE
-    return from_data(store.load(path), path)
+    data, lines = store.load_located(path)
+    schema.validate(data, lines, str(path))
+    return from_data(data, path)

@@ -115,6 +115,11 @@ def validate(data: dict[str, Any], lines: Lines, file: str) -> None:
             v.fail((*here, "k8s"), f"Kubernetes {minor} appears twice", "keep one row per minor")
         seen.add(minor)
         _row(v, row, here)
+    addons = v.get(
+        data, (), "addons", "mapping", hint="cluster add-ons, e.g. kube-vip (see generator/data/matrix.yml)"
+    )
+    vip = v.get(addons, ("addons",), "kube-vip", "mapping")
+    v.get(vip, ("addons", "kube-vip"), "image", "string")
     v.get(
         data,
         (),
@@ -169,9 +174,23 @@ def _row(v: _Validator, row: dict[str, Any], p: tuple[Any, ...]) -> None:
         _component(v, name, comp, (*cp, name))
 
 
+# Image entries the image catalog and the air-gapped image recipes read (generator/images/catalog.py).
+KUBE_IMAGES = ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "kube-proxy")
+
+
 def _component(v: _Validator, name: str, comp: Any, p: tuple[Any, ...]) -> None:
     if not isinstance(comp, dict):
         v.fail(p, "expected a mapping", "give at least version and source")
+    if name == "kubernetes":
+        images = v.get(
+            comp, p, "images", "mapping", hint="kube-* images with image/digest (matrix update fills them)"
+        )
+        for image in KUBE_IMAGES:
+            entry = v.get(images, (*p, "images"), image, "mapping")
+            v.get(entry, (*p, "images", image), "image", "string")
+    if name == "flannel":
+        entry = v.get(comp, p, "cni_plugin_image", "mapping")
+        v.get(entry, (*p, "cni_plugin_image"), "image", "string")
     v.get(comp, p, "version", "version", hint="write the version as a quoted string, e.g. '1.36.4'")
     v.get(comp, p, "source", "string", hint="name the upstream source (URL or repo+path)")
     v.get(comp, p, "go", "version", optional=True, hint="the Go version its go.mod needs, quoted")

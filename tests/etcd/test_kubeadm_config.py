@@ -211,8 +211,10 @@ def test_join_template(installed) -> None:
 
 
 def test_docker_profile_switches_the_cri_socket(tmp_path: Path) -> None:
-    text = RECIPE.read_text()
-    expr = re.search(r'^KUBEADM_CRI_SOCKET \?= "\$\{@ (.*)\}"$', text, re.M).group(1)
+    # The recipe takes the socket from the distro's RCAR_K8S_CRI_SOCKET (one place decides it).
+    assert 'KUBEADM_CRI_SOCKET ?= "${RCAR_K8S_CRI_SOCKET}"' in RECIPE.read_text()
+    text = (RECIPE.parents[2] / "conf/distro/rcar-k8s.conf").read_text()
+    expr = re.search(r'^RCAR_K8S_CRI_SOCKET \?= "\$\{@ (.*)\}"$', text, re.M).group(1)
 
     class D:
         def __init__(self, cri: str) -> None:

@@ -60,7 +60,7 @@ def _images_dir(tmp_path: Path) -> tuple[Path, str]:
         ],
         check=True,
     )
-    (images / "images.lock").write_text(f"{REF} {manifest_digest} pause.oci.tar\n")
+    (images / "images-worker.lock").write_text(f"{REF} {manifest_digest} pause.oci.tar\n")
     return images, manifest_digest
 
 
@@ -107,7 +107,7 @@ def test_import_into_k8s_namespace_with_expected_digest(tmp_path: Path, containe
 
 def test_digest_mismatch_is_refused(tmp_path: Path, containerd: Path) -> None:
     images, _ = _images_dir(tmp_path)
-    (images / "images.lock").write_text(f"{REF} sha256:{'0' * 64} pause.oci.tar\n")
+    (images / "images-worker.lock").write_text(f"{REF} sha256:{'0' * 64} pause.oci.tar\n")
     res = _import(images, containerd, tmp_path / "state-dir")
     assert res.returncode == 1
     assert "does not match the lock" in res.stderr
@@ -116,7 +116,7 @@ def test_digest_mismatch_is_refused(tmp_path: Path, containerd: Path) -> None:
 
 def test_missing_archive_is_refused(tmp_path: Path, containerd: Path) -> None:
     images, digest = _images_dir(tmp_path)
-    (images / "images.lock").write_text(f"{REF} {digest} nope.tar\n")
+    (images / "images-worker.lock").write_text(f"{REF} {digest} nope.tar\n")
     res = _import(images, containerd, tmp_path / "state-dir")
     assert res.returncode == 1 and "missing archive" in res.stderr
 

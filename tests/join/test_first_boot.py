@@ -99,6 +99,7 @@ def run(script: str, node: dict[str, Path], **env: str) -> subprocess.CompletedP
         KUBE_DIR=str(node["kube"]),
         MANIFESTS=str(node["kube"] / "manifests"),
         SYSTEMCTL=str(node["bin"] / "systemctl"),
+        CRI_SOCKET="unix:///run/cri-dockerd.sock",
     )
     full.update(env)
     return subprocess.run(["bash", str(FILES / script)], env=full, capture_output=True, text=True, timeout=60)
@@ -135,6 +136,8 @@ def test_env_join_renders_config_runs_kubeadm_and_scrubs_token(node) -> None:
     assert cfg["kind"] == "JoinConfiguration" and cfg["apiVersion"] == "kubeadm.k8s.io/v1beta4"
     boot = cfg["discovery"]["bootstrapToken"]
     assert boot == {"apiServerEndpoint": f"127.0.0.1:{port}", "token": TOKEN, "caCertHashes": [HASH]}
+    # The socket comes from the image's RCAR_K8S_CRI_SOCKET (here: the docker profile's cri-dockerd).
+    assert cfg["nodeRegistration"]["criSocket"] == "unix:///run/cri-dockerd.sock"
     assert cfg["nodeRegistration"]["kubeletExtraArgs"] == [
         {"name": "node-labels", "value": "rcar.example/board=h3ulcb,zone=lab"}
     ]
@@ -322,3 +325,11 @@ def test_units_verify(tmp_path: Path) -> None:
 def test_unit_verify_catches_a_broken_install(tmp_path: Path) -> None:
     res = _verify(_verify_root(tmp_path, executable=False))
     assert res.returncode != 0 and "not executable" in res.stderr
+
+
+def test_recipe_sets_the_cri_socket_from_the_distro_variable() -> None:
+    recipe = (FILES.parent / "k8s-join_1.0.bb").read_text()
+    assert "sed -e 's|@CRI_SOCKET@|${RCAR_K8S_CRI_SOCKET}|g' ${S}/k8s-join" in recipe
+    assert "CRI_SOCKET=${CRI_SOCKET:-@CRI_SOCKET@}" in (FILES / "k8s-join").read_text()
+    distro = (REPO / "meta-rcar-k8s/conf/distro/rcar-k8s.conf").read_text()
+    assert "RCAR_K8S_CRI_SOCKET ?=" in distro

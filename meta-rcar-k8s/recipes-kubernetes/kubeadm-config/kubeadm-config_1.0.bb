@@ -16,9 +16,9 @@ KUBEADM_CONFIG_MINORS = "1.35 1.36 1.37"
 # Knobs for local.conf
 KUBEADM_POD_SUBNET ?= "10.244.0.0/16"
 KUBEADM_SERVICE_SUBNET ?= "10.96.0.0/12"
-# nooelint: oelint.vars.mispell.unknown - the container runtime profile of conf/distro/rcar-k8s.conf
-RCAR_K8S_CRI ??= "containerd"
-KUBEADM_CRI_SOCKET ?= "${@ 'unix:///run/cri-dockerd.sock' if d.getVar('RCAR_K8S_CRI') == 'docker' else 'unix:///run/containerd/containerd.sock'}"
+# nooelint: oelint.vars.mispell.unknown - the runtime profile's socket, decided in conf/distro/rcar-k8s.conf
+RCAR_K8S_CRI_SOCKET ??= "unix:///run/containerd/containerd.sock"
+KUBEADM_CRI_SOCKET ?= "${RCAR_K8S_CRI_SOCKET}"
 
 SRC_URI = " \
     file://init-1.35.yaml \

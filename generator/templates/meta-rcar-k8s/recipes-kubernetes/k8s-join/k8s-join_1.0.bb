@@ -23,6 +23,9 @@ S = "${WORKDIR}"
 
 inherit systemd allarch rcar_k8s_arm64
 
+# nooelint: oelint.vars.mispell.unknown - the runtime profile's socket, decided in conf/distro/rcar-k8s.conf
+RCAR_K8S_CRI_SOCKET ??= "unix:///run/containerd/containerd.sock"
+
 PACKAGES =+ "${PN}-init"
 
 SYSTEMD_PACKAGES = "${PN} ${PN}-init"
@@ -32,7 +35,9 @@ SYSTEMD_SERVICE:${PN}-init = "k8s-init.service"
 do_install() {
     install -d ${D}${libexecdir}/rcar-k8s ${D}${systemd_system_unitdir} \
         ${D}${docdir}/${PN} ${D}${datadir}/rcar-k8s
-    install -m 0755 ${S}/k8s-join ${S}/k8s-init ${D}${libexecdir}/rcar-k8s/
+    sed -e 's|@CRI_SOCKET@|${RCAR_K8S_CRI_SOCKET}|g' ${S}/k8s-join > ${D}${libexecdir}/rcar-k8s/k8s-join
+    chmod 0755 ${D}${libexecdir}/rcar-k8s/k8s-join
+    install -m 0755 ${S}/k8s-init ${D}${libexecdir}/rcar-k8s/
     install -m 0644 ${S}/k8s-join.service ${S}/k8s-init.service ${D}${systemd_system_unitdir}/
     install -m 0644 ${S}/kube-vip.yaml.in ${D}${datadir}/rcar-k8s/
     install -m 0644 ${S}/README ${S}/join.env.example ${S}/cluster.env.example ${D}${docdir}/${PN}/
