@@ -13,6 +13,7 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 
+from generator.layer.node_files import CONTAINERD_SOCK
 from generator.matrix.model import Row
 from generator.qemu.console import Console
 
@@ -56,7 +57,8 @@ def jobs_settled(state: str, jobs: str) -> tuple[bool, set[str], set[str]]:
     return ok, running, waiting
 
 
-CRI_SOCK = "unix:///run/containerd/containerd.sock"
+# the socket the layer configures (crictl.yaml, kubeadm): one place decides it
+CRI_SOCK = CONTAINERD_SOCK
 
 
 @dataclass
