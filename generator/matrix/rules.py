@@ -484,6 +484,14 @@ def _r17(ctx: Context) -> Iterator[Hit]:
     tag = str(pause["image"]).rsplit(":", 1)[-1]
     if tag != ver:
         yield Hit("pause", f"pause image {pause['image']} does not carry version {ver}")
+    coredns = ctx.comp("coredns")
+    if not coredns:
+        return
+    dns, want_dns = str(coredns["version"]), facts.COREDNS.data.get(ctx.minor)
+    if want_dns is None:
+        yield Hit("coredns", f"kubeadm's CoreDNS for Kubernetes {ctx.minor} is not recorded in facts.py", WARNING)
+    elif dns != want_dns:
+        yield Hit("coredns", f"CoreDNS {dns} is not kubeadm {ctx.minor}'s CoreDNSVersion {want_dns}")
 
 
 def _r18(ctx: Context) -> Iterator[Hit]:
@@ -699,9 +707,9 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule(
         "R17",
-        "pause image",
-        "the runtime's sandbox image is kubeadm's pause for the minor",
-        facts.PAUSE.source,
+        "kubeadm's pause and CoreDNS",
+        "the runtime's sandbox image is kubeadm's pause for the minor; CoreDNS is kubeadm's CoreDNSVersion",
+        facts.PAUSE.source + "; " + facts.COREDNS.source,
         ERROR,
         _r17,
     ),

@@ -165,7 +165,8 @@ def test_unconfirmed_values_are_reported(matrix_copy):
     assert rc == 0 and unconf and all(f["severity"] == "warning" for f in unconf)
     text = " ".join(f["message"] for f in unconf)
     assert "kubeadm sha256 unconfirmed" in text  # 1.37.1 hashes are not in any stored source
-    assert "containerd: git commit unconfirmed" in text  # containerd v2.2.7
+    assert "flannel: git commit unconfirmed" in text  # flannel v0.28.9
+    assert "containerd: git commit unconfirmed" not in text  # v2.2.7 confirmed in containerd/containerd
 
 
 def test_source_build_check_reports_go(matrix_copy):
