@@ -146,11 +146,19 @@ def _date(args: argparse.Namespace) -> dt.date:
     return parse_date(args.date) or dt.date.today()
 
 
+def _freshness(matrix: Any, date: dt.date) -> Any:
+    """Age of `checked` and staleness warnings at ``date`` (--date, else the system date)."""
+    from generator.matrix.freshness import freshness
+
+    return freshness(matrix, date)
+
+
 # --- check ----------------------------------------------------------------------------------------
 
 
 def run_check(args: argparse.Namespace) -> int:
-    from generator.matrix.rules import BUILDS, ERROR, UNCONFIRMED, check_matrix, load_checked
+    from generator.matrix.freshness import STALE
+    from generator.matrix.rules import BUILDS, ERROR, UNCONFIRMED, WARNING, Finding, check_matrix, load_checked
 
     fmt = _format(args)
     date = _date(args)
@@ -162,6 +170,11 @@ def run_check(args: argparse.Namespace) -> int:
 
         yocto_go(args.yocto)  # unknown series -> one-line error
     findings = check_matrix(matrix, date=date, build=args.build, yocto=args.yocto, go=args.go, lines=lines)
+    fresh = _freshness(matrix, date)
+    findings += [
+        Finding(STALE, WARNING, minor, comp, msg, lines.get(("checked",)) if comp == "matrix" else None)
+        for minor, comp, msg in fresh.warnings
+    ]
     errors = [f for f in findings if f.severity == ERROR]
     if fmt == "json":
         print(
@@ -170,6 +183,8 @@ def run_check(args: argparse.Namespace) -> int:
                     "matrix": str(matrix.path),
                     "date": date.isoformat(),
                     "rows": matrix.minors,
+                    "checked": fresh.checked.isoformat(),
+                    "checked_age_days": fresh.age_days,
                     "errors": len(errors),
                     "findings": [f.as_dict() for f in findings],
                 },
@@ -188,6 +203,7 @@ def run_check(args: argparse.Namespace) -> int:
 
     out = sys.stdout
     print(f"matrix check: {file} at {date} ({args.build} build), rows {', '.join(matrix.minors)}", file=out)
+    print(f"  {fresh.summary()}", file=out)
     if errors:
         print(f"ERRORS ({len(errors)}):", file=out)
         for f in errors:
@@ -233,8 +249,16 @@ def run_resolve(args: argparse.Namespace) -> int:
         go=args.go,
         date=date,
     )
+    fresh = _freshness(matrix, date)
+    stale = [(minor, comp, msg) for minor, comp, msg in fresh.warnings if minor in (None, res.row.minor)]
     if fmt == "json":
-        print(json.dumps(res.as_dict(), indent=2))
+        out = res.as_dict()
+        out["freshness"] = {
+            "checked": fresh.checked.isoformat(),
+            "checked_age_days": fresh.age_days,
+            "warnings": [{"minor": m, "component": c, "message": msg} for m, c, msg in stale],
+        }
+        print(json.dumps(out, indent=2))
         return 0
     r = res.row
     print(
@@ -258,10 +282,13 @@ def run_resolve(args: argparse.Namespace) -> int:
                 print(f"  {'':<{width}}    image {f['image']}")
     layers = ", ".join(f"{k}={v}" for k, v in res.layers.items())
     print(f"  layers: {layers}")
-    if res.findings:
-        print(f"warnings ({len(res.findings)}):")
+    print(f"  {fresh.summary()}")
+    if res.findings or stale:
+        print(f"warnings ({len(res.findings) + len(stale)}):")
         for f in res.findings:
             print(f"  {f.rule} {f.component}: {f.message}")
+        for _, comp, msg in stale:
+            print(f"  STALE {comp}: {msg}")
     return 0
 
 

@@ -329,3 +329,20 @@ DOCKERSHIM_REMOVED = Table(
     "1.24",
     "https://github.com/kubernetes/enhancements/blob/master/keps/sig-node/2221-remove-dockershim/kep.yaml",
 )
+
+
+# --- what a new Kubernetes minor needs before `matrix update` may add its row -----------------------
+
+# Without these entries no rule can check the new row's containerd (R7), pause and CoreDNS (R17) or
+# etcd (R18); `matrix update` refuses the minor and names what is missing.
+PER_MINOR: dict[str, tuple[Table, str]] = {
+    "CONTAINERD_K8S": (CONTAINERD_K8S, "containerd's Kubernetes support table"),
+    "PAUSE": (PAUSE, "kubeadm's pause image (PauseVersion)"),
+    "COREDNS": (COREDNS, "kubeadm's CoreDNSVersion"),
+    "ETCD_LINE": (ETCD_LINE, "kubeadm's SupportedEtcdVersion line"),
+}
+
+
+def missing_for_minor(minor: str) -> list[str]:
+    """The per-minor fact tables with no entry for ``minor``, as "NAME (what it is)"."""
+    return [f"{name} ({what})" for name, (table, what) in PER_MINOR.items() if minor not in table.data]

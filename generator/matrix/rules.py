@@ -260,10 +260,12 @@ def _r7(ctx: Context) -> Iterator[Hit]:
                 f"Kubernetes {ctx.minor} is not in containerd's support table yet and {ver} is "
                 f"not the newest line listed for {newest} ({table[newest][0]})",
             )
-    else:
+    elif V.lt(ctx.minor, listed[0]):
         yield Hit(
             "containerd", f"Kubernetes {ctx.minor} is older than containerd's support table ({listed[0]}+)"
         )
+    else:  # a gap: newer minors are listed, this one is not
+        yield Hit("containerd", f"Kubernetes {ctx.minor} is not listed in containerd's support table")
 
 
 def _r8(ctx: Context) -> Iterator[Hit]:
