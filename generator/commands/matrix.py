@@ -97,6 +97,22 @@ def register(parser: argparse.ArgumentParser) -> None:
     _common(p)
     _target(p)
     p.add_argument("--format", default="text", metavar="text|json")
+    p.add_argument(
+        "--sources",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="also compare with local upstream mirrors DIR/OWNER+NAME/repo (bare git, e.g. $MIRROR_ROOT): "
+        "tag commits, Go versions, runc-version, kube-vip tags, LAYERSERIES_COMPAT, Kubespray hashes",
+    )
+    p.add_argument(
+        "--kubespray",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="with --sources: Kubespray's checksums.yml to compare hashes with (default: "
+        "DIR/kubernetes-sigs+kubespray/repo at the commit each cross_check names)",
+    )
     p.set_defaults(func=run_check)
 
     p = sub.add_parser("show", help="print the matrix as a table", description=__doc__, formatter_class=fmt)
@@ -158,7 +174,15 @@ def _freshness(matrix: Any, date: dt.date) -> Any:
 
 def run_check(args: argparse.Namespace) -> int:
     from generator.matrix.freshness import STALE
-    from generator.matrix.rules import BUILDS, ERROR, UNCONFIRMED, WARNING, Finding, check_matrix, load_checked
+    from generator.matrix.rules import (
+        BUILDS,
+        ERROR,
+        UNCONFIRMED,
+        WARNING,
+        Finding,
+        check_matrix,
+        load_checked,
+    )
 
     fmt = _format(args)
     date = _date(args)
@@ -176,6 +200,14 @@ def run_check(args: argparse.Namespace) -> int:
         for minor, comp, msg in fresh.warnings
     ]
     errors = [f for f in findings if f.severity == ERROR]
+    sources = None
+    if args.sources is not None:
+        from generator.matrix.crosscheck import crosscheck
+
+        sources = crosscheck(matrix, args.sources, args.kubespray)
+    elif args.kubespray is not None:
+        raise UserError("--kubespray FILE needs --sources DIR (the mirrors to compare with)")
+    failed = bool(errors) or bool(sources and sources.disagreements)
     if fmt == "json":
         print(
             json.dumps(
@@ -187,11 +219,12 @@ def run_check(args: argparse.Namespace) -> int:
                     "checked_age_days": fresh.age_days,
                     "errors": len(errors),
                     "findings": [f.as_dict() for f in findings],
+                    **({"sources": _sources_dict(sources)} if sources is not None else {}),
                 },
                 indent=2,
             )
         )
-        return 1 if errors else 0
+        return 1 if failed else 0
     file = str(matrix.path)
     warnings = [f for f in findings if f.severity != ERROR and f.rule != UNCONFIRMED]
     unconf = [f for f in findings if f.rule == UNCONFIRMED]
@@ -223,11 +256,36 @@ def run_check(args: argparse.Namespace) -> int:
             print(f"  {len(items)} x {reason}", file=out)
             for item in items:
                 print(f"      {item}", file=out)
-    verdict = "FAILED" if errors else "ok"
+    if sources is not None:
+        print(
+            f"SOURCES ({args.sources}): {sources.compared} upstream facts compared, "
+            f"{len(sources.disagreements)} disagreement(s), "
+            f"{len(sources.items) - len(sources.disagreements)} confirmable, "
+            f"{len(sources.missing)} not in the mirrors",
+            file=out,
+        )
+        for item in sources.items:
+            print(item.line(), file=out)
+        if sources.missing:
+            print(f"  not compared (no mirror, tag or file): {', '.join(sorted(sources.missing))}", file=out)
+    verdict = "FAILED" if failed else "ok"
+    extra = f", {len(sources.disagreements)} source disagreement(s)" if sources is not None else ""
     print(
-        f"{verdict}: {len(errors)} error(s), {len(warnings)} warning(s), {len(unconf)} unconfirmed", file=out
+        f"{verdict}: {len(errors)} error(s), {len(warnings)} warning(s), {len(unconf)} unconfirmed{extra}",
+        file=out,
     )
-    return 1 if errors else 0
+    return 1 if failed else 0
+
+
+def _sources_dict(rep: Any) -> dict[str, Any]:
+    return {
+        "compared": rep.compared,
+        "disagreements": len(rep.disagreements),
+        "items": [
+            {"kind": i.kind, "minor": i.minor, "what": i.what, "message": i.message} for i in rep.items
+        ],
+        "not_compared": sorted(rep.missing),
+    }
 
 
 # --- resolve --------------------------------------------------------------------------------------

@@ -32,7 +32,9 @@ class Freshness:
 
     def summary(self) -> str:
         age = self.age_days
-        when = f"{age} day{'s' if age != 1 else ''} before {self.today}" if age >= 0 else f"after {self.today}"
+        when = (
+            f"{age} day{'s' if age != 1 else ''} before {self.today}" if age >= 0 else f"after {self.today}"
+        )
         return f"matrix checked {self.checked} ({when}; warns past {MAX_AGE_DAYS} days)"
 
 

@@ -491,7 +491,9 @@ def _r17(ctx: Context) -> Iterator[Hit]:
         return
     dns, want_dns = str(coredns["version"]), facts.COREDNS.data.get(ctx.minor)
     if want_dns is None:
-        yield Hit("coredns", f"kubeadm's CoreDNS for Kubernetes {ctx.minor} is not recorded in facts.py", WARNING)
+        yield Hit(
+            "coredns", f"kubeadm's CoreDNS for Kubernetes {ctx.minor} is not recorded in facts.py", WARNING
+        )
     elif dns != want_dns:
         yield Hit("coredns", f"CoreDNS {dns} is not kubeadm {ctx.minor}'s CoreDNSVersion {want_dns}")
 

@@ -93,7 +93,9 @@ def test_resolve_cli_reports_age_and_warnings(matrix_copy: Path) -> None:
     assert "matrix checked 2026-11-25 (38 days before 2027-01-02; warns past 30 days)" in res.stdout
     assert "STALE matrix: checked 2026-11-25, 38 days before 2027-01-02" in res.stdout
     assert "STALE kubernetes: Kubernetes 1.35 is past its maintenance date" in res.stdout
-    fresh = run_cli("matrix", "resolve", "--matrix", str(matrix_copy), "--k8s", "1.36", "--date", "2026-12-01")
+    fresh = run_cli(
+        "matrix", "resolve", "--matrix", str(matrix_copy), "--k8s", "1.36", "--date", "2026-12-01"
+    )
     assert "matrix checked 2026-11-25 (6 days before 2026-12-01" in fresh.stdout
     assert "STALE matrix" not in fresh.stdout and "maintenance date" not in fresh.stdout
     js = run_cli(
