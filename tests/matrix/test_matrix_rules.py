@@ -122,8 +122,13 @@ def test_committed_matrix_passes(matrix_copy):
         if f["severity"] == "warning" and f["rule"] != "UNCONFIRMED"
     }
     # The known, deliberate warnings: containerd 2.2 EOL (1.35 row), no cri-tools 1.37, containerd not
-    # listing 1.37 yet.
-    assert warn == {("R20", "1.35", "containerd"), ("R6", "1.37", "cri-tools"), ("R7", "1.37", "containerd")}
+    # listing 1.37 yet, and the default row (1.36) not being the newest supported minor (1.37).
+    assert warn == {
+        ("R20", "1.35", "containerd"),
+        ("R6", "1.37", "cri-tools"),
+        ("R7", "1.37", "containerd"),
+        ("STALE", None, "default"),
+    }
 
 
 @pytest.mark.parametrize("rule,change,expected", CASES, ids=[c[0] for c in CASES])
