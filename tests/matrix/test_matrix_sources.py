@@ -219,7 +219,30 @@ def test_pin_etcd_go_is_the_tags_go_version(minor: str) -> None:
     assert etcd["go_source"] == f"https://github.com/etcd-io/etcd/blob/{tag}/.go-version"
     expected = {"1.35": "1.24.10", "1.36": "1.24.13", "1.37": "1.26.5"}[minor]  # issue 18's values
     assert etcd["go"] == expected
-    assert show(mirror("etcd-io+etcd"), tag, ".go-version").strip() == expected
+    gitdir = mirror("etcd-io+etcd")
+    assert show(gitdir, tag, ".go-version").strip() == expected
+    # .go-version is the toolchain etcd is released with (go.mod `toolchain goX`), never below go.mod's
+    # `go` minimum: where the layer uses it as RCAR_K8S_GO_MIN it can only overstate, never understate.
+    gomod = show(gitdir, tag, "go.mod")
+    assert re.search(r"^toolchain go(\S+)", gomod, re.M).group(1) == expected
+    assert V.ge(expected, re.search(r"^go (\S+)", gomod, re.M).group(1))
+
+
+def test_etcd_go_is_informational_for_the_rules(matrix_copy: Path) -> None:
+    """etcd is pulled as an image and etcd-bin has no source build: no Go rule reads etcd's `go`, so the
+    corrected (lower) values change no verdict, and a Yocto Go below it blocks nothing."""
+    from generator.matrix.rules import check_matrix
+
+    def findings(path: Path) -> set[tuple[str, str | None, str]]:
+        return {
+            (f.rule, f.minor, f.message)
+            for f in check_matrix(path, build="source", yocto="whinlatter")
+            if f.rule == "R14"
+        }
+
+    before = findings(matrix_copy)
+    mutate(matrix_copy, lambda d: [r["components"]["etcd"].update(go="1.99.0") for r in d["rows"]])
+    assert findings(matrix_copy) == before and not any("etcd" in m for _, _, m in before)
 
 
 @pytest.mark.parametrize(
