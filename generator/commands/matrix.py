@@ -1,10 +1,14 @@
 """The version matrix (lock file generator/data/matrix.yml): check it, show it, resolve a stack.
 
   rcar-k8s matrix check   [--matrix FILE] [--date YYYY-MM-DD] [--build binary|source] [--yocto S] [--go V]
-                          [--format text|json]
-      Validate the matrix (shape, then rules R1-R20 for every row and runtime profile).
-      Exit 0: no errors (warnings and UNCONFIRMED hashes/commits are listed); 1: rule errors;
-      2: the file is malformed (file:line).
+                          [--format text|json] [--sources DIR [--kubespray FILE]]
+      Validate the matrix (shape, then rules R1-R20 for every row and runtime profile), and say how
+      old it is: the age of `checked` at --date (STALE past 30 days), rows past their maintenance
+      date, a default row that is not the newest supported minor.
+      --sources DIR: also compare with local upstream mirrors DIR/OWNER+NAME/repo (tag commits, Go
+      files, runc-version, kube-vip tags, LAYERSERIES_COMPAT, Kubespray hashes); see docs/matrix.md.
+      Exit 0: no errors (warnings and UNCONFIRMED hashes/commits are listed); 1: rule errors or a
+      source disagreement; 2: the file is malformed (file:line) or a bad argument.
   rcar-k8s matrix show    [--matrix FILE] [--date YYYY-MM-DD]
       One table: rows = components, columns = supported Kubernetes minors.
   rcar-k8s matrix resolve --k8s 1.36 [--runtime containerd|docker] [--build binary|source]
