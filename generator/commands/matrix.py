@@ -1,10 +1,14 @@
 """The version matrix (lock file generator/data/matrix.yml): check it, show it, resolve a stack.
 
   rcar-k8s matrix check   [--matrix FILE] [--date YYYY-MM-DD] [--build binary|source] [--yocto S] [--go V]
-                          [--format text|json]
-      Validate the matrix (shape, then rules R1-R20 for every row and runtime profile).
-      Exit 0: no errors (warnings and UNCONFIRMED hashes/commits are listed); 1: rule errors;
-      2: the file is malformed (file:line).
+                          [--format text|json] [--sources DIR [--kubespray FILE]]
+      Validate the matrix (shape, then rules R1-R20 for every row and runtime profile), and say how
+      old it is: the age of `checked` at --date (STALE past 30 days), rows past their maintenance
+      date, a default row that is not the newest supported minor.
+      --sources DIR: also compare with local upstream mirrors DIR/OWNER+NAME/repo (tag commits, Go
+      files, runc-version, kube-vip tags, LAYERSERIES_COMPAT, Kubespray hashes); see docs/matrix.md.
+      Exit 0: no errors (warnings and UNCONFIRMED hashes/commits are listed); 1: rule errors or a
+      source disagreement; 2: the file is malformed (file:line) or a bad argument.
   rcar-k8s matrix show    [--matrix FILE] [--date YYYY-MM-DD]
       One table: rows = components, columns = supported Kubernetes minors.
   rcar-k8s matrix resolve --k8s 1.36 [--runtime containerd|docker] [--build binary|source]
@@ -97,6 +101,22 @@ def register(parser: argparse.ArgumentParser) -> None:
     _common(p)
     _target(p)
     p.add_argument("--format", default="text", metavar="text|json")
+    p.add_argument(
+        "--sources",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="also compare with local upstream mirrors DIR/OWNER+NAME/repo (bare git, e.g. $MIRROR_ROOT): "
+        "tag commits, Go versions, runc-version, kube-vip tags, LAYERSERIES_COMPAT, Kubespray hashes",
+    )
+    p.add_argument(
+        "--kubespray",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="with --sources: Kubespray's checksums.yml to compare hashes with (default: "
+        "DIR/kubernetes-sigs+kubespray/repo at the commit each cross_check names)",
+    )
     p.set_defaults(func=run_check)
 
     p = sub.add_parser("show", help="print the matrix as a table", description=__doc__, formatter_class=fmt)
@@ -146,11 +166,27 @@ def _date(args: argparse.Namespace) -> dt.date:
     return parse_date(args.date) or dt.date.today()
 
 
+def _freshness(matrix: Any, date: dt.date) -> Any:
+    """Age of `checked` and staleness warnings at ``date`` (--date, else the system date)."""
+    from generator.matrix.freshness import freshness
+
+    return freshness(matrix, date)
+
+
 # --- check ----------------------------------------------------------------------------------------
 
 
 def run_check(args: argparse.Namespace) -> int:
-    from generator.matrix.rules import BUILDS, ERROR, UNCONFIRMED, check_matrix, load_checked
+    from generator.matrix.freshness import STALE
+    from generator.matrix.rules import (
+        BUILDS,
+        ERROR,
+        UNCONFIRMED,
+        WARNING,
+        Finding,
+        check_matrix,
+        load_checked,
+    )
 
     fmt = _format(args)
     date = _date(args)
@@ -162,7 +198,20 @@ def run_check(args: argparse.Namespace) -> int:
 
         yocto_go(args.yocto)  # unknown series -> one-line error
     findings = check_matrix(matrix, date=date, build=args.build, yocto=args.yocto, go=args.go, lines=lines)
+    fresh = _freshness(matrix, date)
+    findings += [
+        Finding(STALE, WARNING, minor, comp, msg, lines.get(("checked",)) if comp == "matrix" else None)
+        for minor, comp, msg in fresh.warnings
+    ]
     errors = [f for f in findings if f.severity == ERROR]
+    sources = None
+    if args.sources is not None:
+        from generator.matrix.crosscheck import crosscheck
+
+        sources = crosscheck(matrix, args.sources, args.kubespray)
+    elif args.kubespray is not None:
+        raise UserError("--kubespray FILE needs --sources DIR (the mirrors to compare with)")
+    failed = bool(errors) or bool(sources and sources.disagreements)
     if fmt == "json":
         print(
             json.dumps(
@@ -170,13 +219,16 @@ def run_check(args: argparse.Namespace) -> int:
                     "matrix": str(matrix.path),
                     "date": date.isoformat(),
                     "rows": matrix.minors,
+                    "checked": fresh.checked.isoformat(),
+                    "checked_age_days": fresh.age_days,
                     "errors": len(errors),
                     "findings": [f.as_dict() for f in findings],
+                    **({"sources": _sources_dict(sources)} if sources is not None else {}),
                 },
                 indent=2,
             )
         )
-        return 1 if errors else 0
+        return 1 if failed else 0
     file = str(matrix.path)
     warnings = [f for f in findings if f.severity != ERROR and f.rule != UNCONFIRMED]
     unconf = [f for f in findings if f.rule == UNCONFIRMED]
@@ -188,6 +240,7 @@ def run_check(args: argparse.Namespace) -> int:
 
     out = sys.stdout
     print(f"matrix check: {file} at {date} ({args.build} build), rows {', '.join(matrix.minors)}", file=out)
+    print(f"  {fresh.summary()}", file=out)
     if errors:
         print(f"ERRORS ({len(errors)}):", file=out)
         for f in errors:
@@ -207,11 +260,36 @@ def run_check(args: argparse.Namespace) -> int:
             print(f"  {len(items)} x {reason}", file=out)
             for item in items:
                 print(f"      {item}", file=out)
-    verdict = "FAILED" if errors else "ok"
+    if sources is not None:
+        print(
+            f"SOURCES ({args.sources}): {sources.compared} upstream facts compared, "
+            f"{len(sources.disagreements)} disagreement(s), "
+            f"{len(sources.items) - len(sources.disagreements)} confirmable, "
+            f"{len(sources.missing)} not in the mirrors",
+            file=out,
+        )
+        for item in sources.items:
+            print(item.line(), file=out)
+        if sources.missing:
+            print(f"  not compared (no mirror, tag or file): {', '.join(sorted(sources.missing))}", file=out)
+    verdict = "FAILED" if failed else "ok"
+    extra = f", {len(sources.disagreements)} source disagreement(s)" if sources is not None else ""
     print(
-        f"{verdict}: {len(errors)} error(s), {len(warnings)} warning(s), {len(unconf)} unconfirmed", file=out
+        f"{verdict}: {len(errors)} error(s), {len(warnings)} warning(s), {len(unconf)} unconfirmed{extra}",
+        file=out,
     )
-    return 1 if errors else 0
+    return 1 if failed else 0
+
+
+def _sources_dict(rep: Any) -> dict[str, Any]:
+    return {
+        "compared": rep.compared,
+        "disagreements": len(rep.disagreements),
+        "items": [
+            {"kind": i.kind, "minor": i.minor, "what": i.what, "message": i.message} for i in rep.items
+        ],
+        "not_compared": sorted(rep.missing),
+    }
 
 
 # --- resolve --------------------------------------------------------------------------------------
@@ -233,8 +311,16 @@ def run_resolve(args: argparse.Namespace) -> int:
         go=args.go,
         date=date,
     )
+    fresh = _freshness(matrix, date)
+    stale = [(minor, comp, msg) for minor, comp, msg in fresh.warnings if minor in (None, res.row.minor)]
     if fmt == "json":
-        print(json.dumps(res.as_dict(), indent=2))
+        out = res.as_dict()
+        out["freshness"] = {
+            "checked": fresh.checked.isoformat(),
+            "checked_age_days": fresh.age_days,
+            "warnings": [{"minor": m, "component": c, "message": msg} for m, c, msg in stale],
+        }
+        print(json.dumps(out, indent=2))
         return 0
     r = res.row
     print(
@@ -258,10 +344,13 @@ def run_resolve(args: argparse.Namespace) -> int:
                 print(f"  {'':<{width}}    image {f['image']}")
     layers = ", ".join(f"{k}={v}" for k, v in res.layers.items())
     print(f"  layers: {layers}")
-    if res.findings:
-        print(f"warnings ({len(res.findings)}):")
+    print(f"  {fresh.summary()}")
+    if res.findings or stale:
+        print(f"warnings ({len(res.findings) + len(stale)}):")
         for f in res.findings:
             print(f"  {f.rule} {f.component}: {f.message}")
+        for _, comp, msg in stale:
+            print(f"  STALE {comp}: {msg}")
     return 0
 
 

@@ -85,16 +85,35 @@ PAUSE = Table(
     "kubernetes/kubernetes build/dependencies.yaml",
 )
 
-# etcd line kubeadm deploys per minor (SupportedEtcdVersion) and the minimum external etcd.
+# Both etcd facts are kubeadm's own constants (the authority: kubeadm refuses or warns by them).
+# kubernetes/kubernetes has no local mirror here; what was read is named after "read:". With a mirror
+# at $MIRROR_ROOT/kubernetes+kubernetes/repo, tests/matrix/test_matrix_sources.py checks them per tag.
+KUBEADM_CONSTANTS = "cmd/kubeadm/app/constants/constants.go"
+
+# etcd line kubeadm deploys per minor: SupportedEtcdVersion[minor] (3.x.y-0 -> "3.x").
 ETCD_LINE = Table(
     {"1.31": "3.5", "1.32": "3.5", "1.33": "3.5", "1.34": "3.6", "1.35": "3.6", "1.36": "3.6", "1.37": "3.7"},
-    "etcd-io/etcd Documentation/contributor-guide/release.md and bump_etcd_version_k8s.md; "
-    "kubernetes/sig-release release-1.37 release-notes-draft.md (default 3.7.0)",
+    f"kubernetes/kubernetes@v1.35.8, @v1.36.4, @v1.37.1 {KUBEADM_CONSTANTS} SupportedEtcdVersion "
+    "(entry for the tag's own minor). read: that file's SupportedEtcdVersion hunk "
+    '{34,35,36: "3.6.8-0"} as quoted in etcd-io/etcd Documentation/contributor-guide/'
+    "bump_etcd_version_k8s.md (code-index copy newer than etcd-io/etcd@c34dc7ee main 2026-08-20); "
+    '{29,30,31,32: "3.5.24-0"} in kubernetes/kubernetes constants.go@00886ac0 (code index); 1.37: '
+    "kubernetes/sig-release release-1.37 release-notes-draft.md (kubeadm default etcd 3.7.0)",
 )
+# MinExternalEtcdVersion "3.5.24-0": the oldest external etcd kubeadm accepts.
 ETCD_MIN_EXTERNAL = Table(
     "3.5.24",
-    "kubernetes/kubernetes cmd/kubeadm/app/constants/constants.go MinExternalEtcdVersion (as quoted in "
-    "etcd-io/etcd Documentation/contributor-guide/bump_etcd_version_k8s.md)",
+    f"kubernetes/kubernetes@v1.36.4 {KUBEADM_CONSTANTS} MinExternalEtcdVersion. read: "
+    'MinExternalEtcdVersion = "3.5.24-0" in the same constants.go hunk quoted by etcd-io/etcd '
+    "bump_etcd_version_k8s.md (code-index copy) and in kubernetes/kubernetes constants.go@00886ac0 "
+    "(code index)",
+)
+
+# kubeadm's CoreDNSVersion per minor (the CoreDNS image `kubeadm init` deploys).
+COREDNS = Table(
+    {"1.35": "v1.12.4", "1.36": "v1.14.2", "1.37": "v1.14.6"},
+    f"kubernetes/kubernetes@v1.NN.x {KUBEADM_CONSTANTS} CoreDNSVersion; read: kubernetes/sig-release "
+    "releases/release-1.NN/release-notes/release-notes-draft.md (dependencies: CoreDNS)",
 )
 
 # cri-tools minors that have a release (no v1.37.0 tag on master as of 2026-08-13).
@@ -268,8 +287,13 @@ YOCTO = Table(
 LAYER_COMPAT = Table(
     {
         "poky": {s: [s] for s in ("kirkstone", "scarthgap", "styhead", "walnascar")},
+        # From whinlatter on, meta-openembedded also declares the previous series (every sub-layer:
+        # meta-oe, meta-python, meta-networking, meta-filesystems alike).
         "meta-openembedded": {
-            s: [s] for s in ("kirkstone", "scarthgap", "styhead", "walnascar", "whinlatter", "wrynose")
+            **{s: [s] for s in ("kirkstone", "scarthgap", "styhead", "walnascar")},
+            "whinlatter": ["walnascar", "whinlatter"],
+            "wrynose": ["whinlatter", "wrynose"],
+            "master": ["whinlatter", "wrynose"],
         },
         "meta-virtualization": {
             "kirkstone": ["kirkstone"],
@@ -288,7 +312,8 @@ LAYER_COMPAT = Table(
             "dunfell": ["dunfell"],
         },
     },
-    "conf/layer.conf LAYERSERIES_COMPAT_* of: yoctoproject/poky, openembedded/meta-openembedded, "
+    "conf/layer.conf LAYERSERIES_COMPAT_* of: yoctoproject/poky, openembedded/meta-openembedded "
+    "(meta-oe/conf/layer.conf at whinlatter f52f3295, wrynose 6bf0d8ad, master 43fd2c88), "
     "git.yoctoproject.org/meta-virtualization (lmp-mirrors mirror), renesas-rcar/meta-renesas",
 )
 
@@ -304,3 +329,20 @@ DOCKERSHIM_REMOVED = Table(
     "1.24",
     "https://github.com/kubernetes/enhancements/blob/master/keps/sig-node/2221-remove-dockershim/kep.yaml",
 )
+
+
+# --- what a new Kubernetes minor needs before `matrix update` may add its row -----------------------
+
+# Without these entries no rule can check the new row's containerd (R7), pause and CoreDNS (R17) or
+# etcd (R18); `matrix update` refuses the minor and names what is missing.
+PER_MINOR: dict[str, tuple[Table, str]] = {
+    "CONTAINERD_K8S": (CONTAINERD_K8S, "containerd's Kubernetes support table"),
+    "PAUSE": (PAUSE, "kubeadm's pause image (PauseVersion)"),
+    "COREDNS": (COREDNS, "kubeadm's CoreDNSVersion"),
+    "ETCD_LINE": (ETCD_LINE, "kubeadm's SupportedEtcdVersion line"),
+}
+
+
+def missing_for_minor(minor: str) -> list[str]:
+    """The per-minor fact tables with no entry for ``minor``, as "NAME (what it is)"."""
+    return [f"{name} ({what})" for name, (table, what) in PER_MINOR.items() if minor not in table.data]

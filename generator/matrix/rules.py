@@ -260,10 +260,12 @@ def _r7(ctx: Context) -> Iterator[Hit]:
                 f"Kubernetes {ctx.minor} is not in containerd's support table yet and {ver} is "
                 f"not the newest line listed for {newest} ({table[newest][0]})",
             )
-    else:
+    elif V.lt(ctx.minor, listed[0]):
         yield Hit(
             "containerd", f"Kubernetes {ctx.minor} is older than containerd's support table ({listed[0]}+)"
         )
+    else:  # a gap: newer minors are listed, this one is not
+        yield Hit("containerd", f"Kubernetes {ctx.minor} is not listed in containerd's support table")
 
 
 def _r8(ctx: Context) -> Iterator[Hit]:
@@ -484,6 +486,16 @@ def _r17(ctx: Context) -> Iterator[Hit]:
     tag = str(pause["image"]).rsplit(":", 1)[-1]
     if tag != ver:
         yield Hit("pause", f"pause image {pause['image']} does not carry version {ver}")
+    coredns = ctx.comp("coredns")
+    if not coredns:
+        return
+    dns, want_dns = str(coredns["version"]), facts.COREDNS.data.get(ctx.minor)
+    if want_dns is None:
+        yield Hit(
+            "coredns", f"kubeadm's CoreDNS for Kubernetes {ctx.minor} is not recorded in facts.py", WARNING
+        )
+    elif dns != want_dns:
+        yield Hit("coredns", f"CoreDNS {dns} is not kubeadm {ctx.minor}'s CoreDNSVersion {want_dns}")
 
 
 def _r18(ctx: Context) -> Iterator[Hit]:
@@ -699,9 +711,9 @@ RULES: tuple[Rule, ...] = (
     ),
     Rule(
         "R17",
-        "pause image",
-        "the runtime's sandbox image is kubeadm's pause for the minor",
-        facts.PAUSE.source,
+        "kubeadm's pause and CoreDNS",
+        "the runtime's sandbox image is kubeadm's pause for the minor; CoreDNS is kubeadm's CoreDNSVersion",
+        facts.PAUSE.source + "; " + facts.COREDNS.source,
         ERROR,
         _r17,
     ),

@@ -43,7 +43,7 @@ from typing import Any
 
 from generator import paths
 from generator.errors import UserError
-from generator.matrix import model, store
+from generator.matrix import facts, model, store
 from generator.upstream import sources as src
 from generator.upstream.http import HttpClient, UpstreamError, default_cache_dir
 from generator.upstream.registry import RegistryClient
@@ -546,6 +546,14 @@ def update_matrix(
                 plan.notes.append(
                     f"+ {minor}: v{minor}.0 is out but {schedule.source} has no dates for it yet; "
                     "not added (rerun later)"
+                )
+                continue
+            missing = facts.missing_for_minor(minor)
+            if missing:
+                plan.notes.append(
+                    f"+ {minor}: refused: v{minor}.0 is out but generator/matrix/facts.py has no {minor} "
+                    f"entry in {', '.join(missing)}, so no rule could check the row; add them with their "
+                    "sources, then rerun"
                 )
                 continue
             template = max(rows, key=lambda r: _minor_key(str(r["k8s"])))

@@ -122,8 +122,13 @@ def test_committed_matrix_passes(matrix_copy):
         if f["severity"] == "warning" and f["rule"] != "UNCONFIRMED"
     }
     # The known, deliberate warnings: containerd 2.2 EOL (1.35 row), no cri-tools 1.37, containerd not
-    # listing 1.37 yet.
-    assert warn == {("R20", "1.35", "containerd"), ("R6", "1.37", "cri-tools"), ("R7", "1.37", "containerd")}
+    # listing 1.37 yet, and the default row (1.36) not being the newest supported minor (1.37).
+    assert warn == {
+        ("R20", "1.35", "containerd"),
+        ("R6", "1.37", "cri-tools"),
+        ("R7", "1.37", "containerd"),
+        ("STALE", None, "default"),
+    }
 
 
 @pytest.mark.parametrize("rule,change,expected", CASES, ids=[c[0] for c in CASES])
@@ -165,7 +170,8 @@ def test_unconfirmed_values_are_reported(matrix_copy):
     assert rc == 0 and unconf and all(f["severity"] == "warning" for f in unconf)
     text = " ".join(f["message"] for f in unconf)
     assert "kubeadm sha256 unconfirmed" in text  # 1.37.1 hashes are not in any stored source
-    assert "containerd: git commit unconfirmed" in text  # containerd v2.2.7
+    assert "flannel: git commit unconfirmed" in text  # flannel v0.28.9
+    assert "containerd: git commit unconfirmed" not in text  # v2.2.7 confirmed in containerd/containerd
 
 
 def test_source_build_check_reports_go(matrix_copy):

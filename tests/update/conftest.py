@@ -77,6 +77,25 @@ def serve(mocker: requests_mock.Mocker) -> list[int]:
     return statuses
 
 
+# The fixture world publishes Kubernetes 1.38 (its kubeadm constants: pause 3.10.2, CoreDNS v1.14.6,
+# etcd 3.7.1). `matrix update` adds a new minor only when generator/matrix/facts.py has its per-minor
+# facts, so every test here runs as if a maintainer had recorded them for 1.38 (containerd: as if its
+# support table listed 2.3 for 1.37 and 1.38, the line the fixture's 1.36 entry names first);
+# test_update_happy.py::test_a_new_minor_without_facts_is_refused removes them again.
+FACTS_1_38 = {"PAUSE": "3.10.2", "COREDNS": "v1.14.6", "ETCD_LINE": "3.7"}
+CONTAINERD_1_37_1_38 = ["2.3.0", "2.2.0"]
+
+
+@pytest.fixture(autouse=True)
+def facts_know_1_38(monkeypatch: pytest.MonkeyPatch) -> None:
+    from generator.matrix import facts
+
+    for name, value in FACTS_1_38.items():
+        monkeypatch.setitem(getattr(facts, name).data, "1.38", value)
+    for minor in ("1.37", "1.38"):
+        monkeypatch.setitem(facts.CONTAINERD_K8S.data, minor, CONTAINERD_1_37_1_38)
+
+
 @pytest.fixture
 def upstream() -> Iterator[requests_mock.Mocker]:
     with requests_mock.Mocker() as m:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
 import yaml
 
 from generator.matrix import rules, store
@@ -67,6 +68,30 @@ def test_new_patch_and_new_minor(upstream, matrix_file: Path, update) -> None:
     data = store.load(matrix_file)
     assert store.dump(data) == matrix_file.read_text()
     assert [f for f in rules.check_matrix(data, date=None) if f.severity == "error"] == []
+
+
+def test_a_new_minor_without_facts_is_refused(
+    upstream, matrix_file: Path, update, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """v1.38.0 is out and scheduled, but facts.py has no 1.38 pause/CoreDNS/etcd/containerd entry:
+    no rule could check such a row, so it is not written (the other rows still refresh)."""
+    from generator.matrix import facts
+
+    for name in ("PAUSE", "COREDNS", "ETCD_LINE"):
+        monkeypatch.delitem(getattr(facts, name).data, "1.38")
+    result = update("--matrix", str(matrix_file), "--date", DATE)
+    assert result.code == 0, result
+    assert list(_rows(matrix_file)) == ["1.35", "1.36", "1.37"]
+    assert _rows(matrix_file)["1.36"]["components"]["kubernetes"]["version"] == "1.36.5"
+    refused = [line for line in result.out.splitlines() if "1.38" in line]
+    assert len(refused) == 1 and "refused" in refused[0], result.out
+    for name in ("PAUSE (kubeadm's pause image", "COREDNS (kubeadm's CoreDNSVersion)", "ETCD_LINE ("):
+        assert name in refused[0], refused[0]
+    assert "CONTAINERD_K8S" not in refused[0]  # that one is known: only the missing ones are named
+
+    monkeypatch.delitem(facts.CONTAINERD_K8S.data, "1.38")
+    result = update("--matrix", str(matrix_file), "--date", DATE, "--dry-run")
+    assert "CONTAINERD_K8S (containerd's Kubernetes support table)" in result.out
 
 
 def test_second_run_is_up_to_date_and_costs_only_304s(upstream, matrix_file: Path, update) -> None:

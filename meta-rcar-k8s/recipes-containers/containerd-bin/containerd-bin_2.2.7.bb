@@ -22,7 +22,7 @@ CVE_PRODUCT = "linuxfoundation:containerd"
 RCAR_K8S_UNCONFIRMED = ""
 RCAR_K8S_GIT_URI = "git://github.com/containerd/containerd.git;protocol=https;nobranch=1"
 RCAR_K8S_GIT_TAG = "v2.2.7"
-RCAR_K8S_GIT_COMMIT = ""
+RCAR_K8S_GIT_COMMIT = "7835c8dfefceee63b1a4f9e84e015ddc8434fdc3"
 RCAR_K8S_GO_MIN = "1.25.0"
 RCAR_K8S_GO_PACKAGES = "./cmd/containerd ./cmd/containerd-shim-runc-v2 ./cmd/ctr"
 

@@ -20,7 +20,7 @@ CVE_PRODUCT = "linuxfoundation:runc"
 RCAR_K8S_UNCONFIRMED = ""
 RCAR_K8S_GIT_URI = "git://github.com/opencontainers/runc.git;protocol=https;nobranch=1"
 RCAR_K8S_GIT_TAG = "v1.3.6"
-RCAR_K8S_GIT_COMMIT = ""
+RCAR_K8S_GIT_COMMIT = "491b69bab9fa206b984fb26ba07d3110d62e671f"
 RCAR_K8S_GO_MIN = "1.23.0"
 RCAR_K8S_GO_PACKAGES = "."
 

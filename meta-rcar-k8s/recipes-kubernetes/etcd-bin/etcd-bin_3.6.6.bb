@@ -18,7 +18,7 @@ RCAR_K8S_UNCONFIRMED = ""
 RCAR_K8S_GIT_URI = "git://github.com/etcd-io/etcd.git;protocol=https;nobranch=1"
 RCAR_K8S_GIT_TAG = "v3.6.6"
 RCAR_K8S_GIT_COMMIT = "d2809cf0019f84c221e026bb2ac6486d011b1d91"
-RCAR_K8S_GO_MIN = "1.25"
+RCAR_K8S_GO_MIN = "1.24.10"
 RCAR_K8S_GO_PACKAGES = ""
 RCAR_K8S_NO_SOURCE_WHY = "etcdctl and etcdutl are separate Go modules without a vendor directory; an offline source build is not offered"
 

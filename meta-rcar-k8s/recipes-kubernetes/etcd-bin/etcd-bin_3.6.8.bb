@@ -18,7 +18,7 @@ RCAR_K8S_UNCONFIRMED = ""
 RCAR_K8S_GIT_URI = "git://github.com/etcd-io/etcd.git;protocol=https;nobranch=1"
 RCAR_K8S_GIT_TAG = "v3.6.8"
 RCAR_K8S_GIT_COMMIT = "4e814e204934c3c682d9e185db1dfb646d2510b3"
-RCAR_K8S_GO_MIN = "1.25"
+RCAR_K8S_GO_MIN = "1.24.13"
 RCAR_K8S_GO_PACKAGES = ""
 RCAR_K8S_NO_SOURCE_WHY = "etcdctl and etcdutl are separate Go modules without a vendor directory; an offline source build is not offered"
 

@@ -19,7 +19,7 @@ RCAR_K8S_UNCONFIRMED = "etcd"
 RCAR_K8S_GIT_URI = "git://github.com/etcd-io/etcd.git;protocol=https;nobranch=1"
 RCAR_K8S_GIT_TAG = "v3.7.0"
 RCAR_K8S_GIT_COMMIT = "4d71f7c83a2cef992d57abd3284edfaf66c91a4a"
-RCAR_K8S_GO_MIN = "1.26"
+RCAR_K8S_GO_MIN = "1.26.5"
 RCAR_K8S_GO_PACKAGES = ""
 RCAR_K8S_NO_SOURCE_WHY = "etcdctl and etcdutl are separate Go modules without a vendor directory; an offline source build is not offered"
 

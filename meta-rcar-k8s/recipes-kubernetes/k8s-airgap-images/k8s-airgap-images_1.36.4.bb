@@ -14,7 +14,7 @@ SRC_URI = "file://k8s-images-import file://k8s-images-import.service file://oci-
 # tag is not reproducible. Run `rcar-k8s matrix update` on a connected host, then `rcar-k8s generate`.
 # nooelint: oelint.task.noanonpython - refusing at parse time is the point: no unpinned fetch
 python __anonymous() {
-    raise bb.parse.SkipRecipe("air-gapped images for Kubernetes 1.36.4 are not pinned: digest unconfirmed for registry.k8s.io/pause:3.10.2, registry.k8s.io/kube-proxy:v1.36.4, registry.k8s.io/coredns/coredns:v1.14.2, ghcr.io/flannel-io/flannel:v0.28.9, ghcr.io/flannel-io/flannel-cni-plugin:v1.9.1-flannel3, registry.k8s.io/etcd:3.6.8-0, registry.k8s.io/kube-apiserver:v1.36.4, registry.k8s.io/kube-controller-manager:v1.36.4, registry.k8s.io/kube-scheduler:v1.36.4, ghcr.io/kube-vip/kube-vip:v1.2.4; run 'rcar-k8s matrix update' then 'rcar-k8s generate'")
+    raise bb.parse.SkipRecipe("air-gapped images for Kubernetes 1.36.4 are not pinned: digest unconfirmed for registry.k8s.io/pause:3.10.2, registry.k8s.io/kube-proxy:v1.36.4, registry.k8s.io/coredns/coredns:v1.14.2, ghcr.io/flannel-io/flannel:v0.28.9, ghcr.io/flannel-io/flannel-cni-plugin:v1.9.1-flannel3, registry.k8s.io/etcd:3.6.8-0, registry.k8s.io/kube-apiserver:v1.36.4, registry.k8s.io/kube-controller-manager:v1.36.4, registry.k8s.io/kube-scheduler:v1.36.4, ghcr.io/kube-vip/kube-vip:v1.2.3; run 'rcar-k8s matrix update' then 'rcar-k8s generate'")
 }
 
 S = "${WORKDIR}"
