@@ -14,7 +14,9 @@ Upstream behind each item (ids in generator/kernel/requirements.SOURCES):
 
 from __future__ import annotations
 
+import os
 import re
+import sys
 from pathlib import Path
 
 import kconfig_tree
@@ -228,3 +230,90 @@ def _inc_drops():
     ns: dict = {}
     exec(compile(m.group(0), str(CLASS), "exec"), ns)
     return ns["rcar_k8s_kconfig_drops"]
+
+
+MIRROR_ROOT = Path(os.environ.get("MIRROR_ROOT", "/work/.mirror"))
+POKY = MIRROR_ROOT / "yoctoproject+poky/repo"
+META_VIRT = MIRROR_ROOT / "lmp-mirrors+meta-virtualization/repo"
+
+# Runs in a subprocess with scarthgap's BitBake library: parses a stub linux-yocto_6.6.bb with the
+# real bbappends (meta-virtualization's linux-%.bbappend and ours, in the given order), which
+# inherits_defer our real class, and prints the final KERNEL_FEATURES and SRC_URI.
+_BITBAKE_PARSE = r"""
+import json, os, sys, tempfile
+sys.path.insert(0, sys.argv[1] + "/bitbake/lib")
+import bb, bb.data, bb.parse, bb.siggen
+layer, appends, overrides = sys.argv[2], sys.argv[3].split(","), sys.argv[4]
+tmp = tempfile.mkdtemp()
+os.makedirs(tmp + "/classes")
+open(tmp + "/classes/base.bbclass", "w").close()
+recipe = tmp + "/linux-yocto_6.6.bb"
+with open(recipe, "w") as f:
+    f.write('LINUX_VERSION = "6.6.50"\n'
+            'SRC_URI = "git://git.yoctoproject.org/linux-yocto.git;name=machine;branch=v6.6/standard/base '
+            'git://git.yoctoproject.org/yocto-kernel-cache;type=kmeta;name=meta;branch=yocto-6.6;destsuffix=kernel-meta"\n'
+            'KERNEL_FEATURES = "cfg/standard.scc"\n')
+d = bb.data.init()
+d.setVar("BBPATH", tmp + ":" + layer)
+d.setVar("__bbclasstype", "recipe")
+d.setVar("DISTROOVERRIDES", overrides)
+d.setVar("OVERRIDES", "${DISTROOVERRIDES}")
+d.setVar("DISTRO_FEATURES", "systemd usrmerge seccomp virtualization k8s ipv6")
+d.setVar("PN", "linux-yocto")
+d.setVar("__BBAPPEND", " ".join(appends))
+bb.parse.siggen = bb.siggen.init(d)
+d = bb.parse.handle(recipe, d, 0)[""]
+print(json.dumps({v: d.getVar(v).split() for v in ("KERNEL_FEATURES", "SRC_URI")}))
+"""
+
+
+def _bitbake_parse(tmp_path: Path, order: list[str], overrides: str) -> dict:
+    import json
+    import subprocess
+
+    for repo in (POKY, META_VIRT):
+        if not repo.is_dir():
+            pytest.skip(f"skipped: no mirror {repo} (prepare with: git clone --mirror <upstream> {repo})")
+    bb_root, mv_root = tmp_path / "poky", tmp_path / "meta-virtualization"
+    for repo, path, dest in ((POKY, "bitbake/lib", bb_root), (META_VIRT, "recipes-kernel/linux", mv_root)):
+        if not dest.is_dir():
+            dest.mkdir()
+            archive = subprocess.run(
+                ["git", "--git-dir", str(repo), "archive", "scarthgap", path], check=True, capture_output=True
+            ).stdout
+            subprocess.run(["tar", "-x", "-C", str(dest)], input=archive, check=True)
+    files = {
+        "meta-virtualization": str(mv_root / "recipes-kernel/linux/linux-%.bbappend"),
+        "ours": str(YOCTO / "linux-yocto_%.bbappend"),
+    }
+    res = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            _BITBAKE_PARSE,
+            str(bb_root),
+            str(REPO / "meta-rcar-k8s"),
+            ",".join(files[o] for o in order),
+            overrides,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert res.returncode == 0, res.stderr[-3000:]
+    return json.loads(res.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize("order", [["meta-virtualization", "ours"], ["ours", "meta-virtualization"]])
+def test_bitbake_applies_k8s_last_after_meta_virtualization_features(tmp_path, order):
+    """Real BitBake (poky scarthgap's lib) on the real bbappends and class: k8s-last.cfg is the last
+    KERNEL_FEATURES entry, after meta-virtualization's cfg/kubernetes.scc, whatever the bbappend
+    order (the class is inherited deferred), and it is fetched (SRC_URI), so kernel-yocto finds it."""
+    got = _bitbake_parse(tmp_path, order, "rcar-k8s")
+    features = got["KERNEL_FEATURES"]
+    assert features[-1] == LAST_FRAGMENT, features
+    assert "../recipe-sysroot-native/kcfg/cfg/kubernetes.scc" in features[:-1]
+    assert f"file://{LAST_FRAGMENT}" in got["SRC_URI"] and "file://k8s-base.cfg" in got["SRC_URI"]
+    # another distro: the layer changes nothing
+    other = _bitbake_parse(tmp_path, order, "poky")
+    assert LAST_FRAGMENT not in other["KERNEL_FEATURES"] and f"file://{LAST_FRAGMENT}" not in other["SRC_URI"]
