@@ -45,7 +45,9 @@ SOURCES: dict[str, str] = {
     "#ifdef CONFIG_CFS_BANDWIDTH",
     "K1": "kubernetes/kubernetes pkg/proxy/conntrack/{conntrack.go,cleanup.go}: CleanStaleEntries lists and "
     "deletes UDP entries with vishvananda/netlink (ConntrackTableList, ConntrackDeleteFilters), the "
-    "reconciler of PR #127318 (v1.32); nfnetlink answers EINVAL without the ctnetlink subsystem",
+    "reconciler of PR #127318 (v1.32); Linux net/netfilter/nfnetlink.c nfnetlink_rcv_msg answers -EINVAL "
+    "when no subsystem serves the message, and net/netfilter/Makefile builds the conntrack one "
+    "(nf_conntrack_netlink.o) only with CONFIG_NF_CT_NETLINK",
     "K2": "kubernetes/kubernetes pkg/proxy/iptables/proxier.go: sessionAffinity ClientIP writes "
     "`-m recent --rcheck --seconds N --reap` / `-m recent --set`, and every sync is one iptables-restore",
     "KB": "Linux net/bridge/Kconfig: config BRIDGE ... depends on IPV6 || IPV6=n; "
@@ -209,7 +211,7 @@ OPTIONS: tuple[Option, ...] = tuple(
             "returns the error when it is absent; the kernel creates cpu.max only with CFS_BANDWIDTH",
             "R1,S4,S2",
             breaks="containers with CPU limits fail to start "
-            "(runc: open .../cpu.max: no such file or directory)",
+            "(runc: openat2 /sys/fs/cgroup/.../cpu.max: no such file or directory)",
         ),
         *_opts(
             "base",

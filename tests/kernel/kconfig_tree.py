@@ -21,8 +21,8 @@ import kconfiglib
 from generator.kernel.fragments import parse_fragment
 
 # C sources the tests quote (what an option does at run time); part of the cache key.
-SOURCE_FILES = ("kernel/sched/core.c",)
-_LAYOUT = "2"  # bump when the extracted file set changes
+SOURCE_FILES = ("kernel/sched/core.c", "net/netfilter/nfnetlink.c", "net/netfilter/Makefile")
+_LAYOUT = "3"  # bump when the extracted file set changes
 
 
 def cache_root() -> Path:

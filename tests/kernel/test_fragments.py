@@ -149,6 +149,7 @@ def test_cfs_bandwidth_reason_matches_runc_and_the_kernel(tree61):
     assert re.search(r'WriteFile\(dirPath, "cpu\.max", str\); err != nil \{\s*return err', cpu_go)
     file_go = _git_show(RUNC_MIRROR, "v1.4.3", "vendor/github.com/opencontainers/cgroups/file.go")
     assert "OpenFile(dir, file, unix.O_WRONLY)" in file_go  # no O_CREAT: a missing file is ENOENT
+    assert '&os.PathError{Op: "openat2", Path: path, Err: err}' in file_go  # the message check-config quotes
     v2_go = _git_show(RUNC_MIRROR, "v1.4.3", "vendor/github.com/opencontainers/cgroups/systemd/v2.go")
     assert "return m.fsMgr.Set(r)" in v2_go  # the systemd driver writes the files too
     src, _ = tree61

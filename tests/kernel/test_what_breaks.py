@@ -224,6 +224,17 @@ def test_rt_group_sched_effect_in_the_kernel_source(tree61):
     assert '"rt_runtime_us"' in legacy and "rt_runtime" not in unified
 
 
+def test_conntrack_netlink_reason_in_the_kernel_source(tree61):
+    """Why kube-proxy's netlink cleanup fails without NF_CT_NETLINK: only that option builds the
+    conntrack subsystem of nfnetlink, and nfnetlink answers -EINVAL for a subsystem it lacks."""
+    src, _ = tree61
+    makefile = kconfig_tree.source_file(src, "net/netfilter/Makefile")
+    assert re.search(r"^obj-\$\(CONFIG_NF_CT_NETLINK\)\s*\+=\s*nf_conntrack_netlink\.o", makefile, re.M)
+    nfnl = kconfig_tree.source_file(src, "net/netfilter/nfnetlink.c")
+    rcv = nfnl.split("static int nfnetlink_rcv_msg(", 1)[1].split("nfnetlink_find_client", 1)[0]
+    assert "ss = nfnetlink_get_subsys(type);" in rcv and "return -EINVAL;" in rcv
+
+
 def _inc_drops():
     text = CLASS.read_text()
     m = re.search(r"^def rcar_k8s_kconfig_drops\(.*?(?=^\S)", text, re.S | re.M)
