@@ -15,13 +15,16 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     fi
 fi
 
-# A real 5.10 Kconfig tree (Debian bullseye's linux-source, the series linux-renesas is on) for the
-# kernel-fragment tests; without it those tests skip and say why.
+# Real 5.10 and 6.12 Kconfig trees (Debian bullseye's and trixie's linux-source: the series
+# linux-renesas is on, and the Debian tree closest to linux-yocto 6.6) for the kernel-fragment
+# tests; without them those tests skip and say why.
 cache="${RCAR_K8S_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/rcar-k8s}/linux-source"
-if [ "$(id -u)" = 0 ] && ! ls "$cache"/linux-source-5.10*.tar.xz >/dev/null 2>&1; then
-    tests/kernel/fixtures/fetch.sh source-5.10 >/dev/null \
-        || echo "test.sh: warning: could not download linux-source-5.10; its Kconfig tests will be skipped"
-fi
+for minor in 5.10 6.12; do
+    if [ "$(id -u)" = 0 ] && ! ls "$cache/linux-source-$minor.tar.xz" >/dev/null 2>&1; then
+        tests/kernel/fixtures/fetch.sh "source-$minor" >/dev/null \
+            || echo "test.sh: warning: could not download linux-source-$minor; its Kconfig tests will be skipped"
+    fi
+done
 
 python3 -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip

@@ -6,10 +6,11 @@
   rcar-k8s check-config FILE --format json      machine-readable report
 
 Profiles: base (always), ikconfig (always), iptables (kube-proxy default mode; always unless
---no-iptables), ipvs, nftables, flannel, calico, cilium, or `all`.
+--no-iptables), ipvs, nftables, flannel, calico, cilium, docker (Docker Engine + cri-dockerd), or `all`.
 
 Each option is reported as built-in, module, missing or wrong (set to a value it must not have),
-grouped by component, with the reason it is needed and the upstream source that says so. Symbols
+grouped by component, with the reason it is needed and the upstream source that says so; a
+missing required option also names what breaks ("containers with CPU limits fail to start"). Symbols
 that were renamed, merged or removed between kernel versions (NF_NAT_IPV4, NFT_COUNTER,
 MEMCG_SWAP, ...) are only expected on kernels that have them; the version is read from the
 config header ("# Linux/arm64 5.10.218 Kernel Configuration") or given with --kernel-version.
@@ -112,6 +113,9 @@ def render_text(report: Report, quiet: bool = False) -> str:
             line = f"  [{MARK[r.status]}] {name}{value}{alias}"
             if r.ok:
                 line += f"  {r.note}" if r.note else ""
+            elif r.required and r.breaks:
+                line += f"  {r.status}, {level}: {r.breaks}. Why: {r.why} [{r.source}]"
+                line += f" {r.note}" if r.note else ""
             else:
                 line += f"  {r.status}, {level}: {r.why} [{r.source}]" + (f" {r.note}" if r.note else "")
             out.append(line)
@@ -125,6 +129,8 @@ def render_text(report: Report, quiet: bool = False) -> str:
             + (f", {len(report.refused)} profile(s) refused" if report.refused else "")
             + f" ({len(warned)} optional missing)"
         )
+        out.append("what breaks on this kernel:")
+        out += [f"  - {r.breaks or r.why} (CONFIG_{r.symbol}: {r.status})" for r in failed]
     used = sorted({s for r in report.results if not r.ok or not quiet for s in r.source.split(",")})
     out += ["sources:"] + [f"  {k}: {SOURCES[k]}" for k in used if k in SOURCES]
     return "\n".join(out)

@@ -9,7 +9,7 @@ API (used by ``rcar-k8s check-config`` and by the QEMU tests on a guest's /proc/
 
 Statuses: ``builtin`` (=y), ``module`` (=m), ``off`` (an option that must be off is off),
 ``missing`` (absent or not set), ``wrong`` (set to a
-value the option must not have, e.g. RT_GROUP_SCHED=y), ``n/a`` (the symbol does not exist on this
+value the option must not have, e.g. RT_GROUP_SCHED=y or IPV6=m), ``n/a`` (the symbol does not exist on this
 kernel version: renamed, merged or not yet added; the note says which). The kernel version comes
 from the config header (``# Linux/arm64 5.10.218 Kernel Configuration``); without a header every
 option is expected, unless ``kernel_version`` is given.
@@ -40,6 +40,7 @@ class Result:
     source: str
     found_as: str | None = None  # the alias that decided, when not the main name
     note: str = ""
+    breaks: str = ""  # what a user sees when this required option is missing or wrong
 
     @property
     def ok(self) -> bool:
@@ -116,6 +117,12 @@ def _status(
         if value in (None, "n"):
             return "off", value, found_as, "off, as required"
         return "wrong", value, found_as, f"is {value}, must be off"
+    if opt.value == "yn":
+        if value == "y":
+            return "builtin", value, found_as, ""
+        if value in (None, "n"):
+            return "off", value, found_as, "off: allowed (built in is better)"
+        return "wrong", value, found_as, f"is {value}, must be y or off, never a module"
     if value == "y":
         return "builtin", value, found_as, ""
     if value == "m":
@@ -166,6 +173,7 @@ def check_config(
                 source=opt.source,
                 found_as=found_as,
                 note=note,
+                breaks=opt.breaks,
             )
         )
     return report

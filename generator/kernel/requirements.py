@@ -5,7 +5,11 @@ Each ``Option`` says which profile needs it (a profile is one fragment and one `
 (required) or only loses a feature (optional), why, and which upstream source says so (ids in
 ``SOURCES``; the research behind them is /work/shared/reference/kernel.md).
 
-* ``value`` is what the fragment sets: ``y``, or ``n`` for options that must be off.
+* ``value`` is what the fragment sets: ``y``, or ``n`` for options that must be off; ``yn`` is
+  written as ``y`` but ``check-config`` also accepts it off and only refuses ``m`` (IPV6: a module
+  caps other options at ``m``).
+* ``breaks``: what a user sees when a required option is missing (``check-config`` prints it); the
+  ``why`` says the mechanism.
   Everything needed before a module could be autoloaded (br_netfilter, overlay, vxlan,
   conntrack) is ``=y``, and so is the rest: module packaging then cannot lose anything.
 * ``fragment=False``: checked by ``check-config`` but never written to a fragment, because the
@@ -35,6 +39,21 @@ SOURCES: dict[str, str] = {
     "S11": "systemd README kernel requirements (poky scarthgap systemd 255)",
     "S15": "k0sproject/k0s pkg/sysinfo kernel probes",
     "KCONFIG": "Kconfig dependency of another option in this table (kernel.md §11.5)",
+    "R1": "opencontainers/runc@v1.4.3 vendor/github.com/opencontainers/cgroups/fs2/cpu.go setCPU (writes "
+    "cpu.max, returns the error), file.go WriteFile (O_WRONLY, no O_CREAT), systemd/v2.go UnifiedManager.Set "
+    "(the systemd driver calls the fs2 Set too); Linux kernel/sched/core.c cpu_files: cpu.max only "
+    "#ifdef CONFIG_CFS_BANDWIDTH",
+    "K1": "kubernetes/kubernetes pkg/proxy/conntrack/{conntrack.go,cleanup.go}: CleanStaleEntries lists and "
+    "deletes UDP entries with vishvananda/netlink (ConntrackTableList, ConntrackDeleteFilters), the "
+    "reconciler of PR #127318 (v1.32); Linux net/netfilter/nfnetlink.c nfnetlink_rcv_msg answers -EINVAL "
+    "when no subsystem serves the message, and net/netfilter/Makefile builds the conntrack one "
+    "(nf_conntrack_netlink.o) only with CONFIG_NF_CT_NETLINK",
+    "K2": "kubernetes/kubernetes pkg/proxy/iptables/proxier.go: sessionAffinity ClientIP writes "
+    "`-m recent --rcheck --seconds N --reap` / `-m recent --set`, and every sync is one iptables-restore",
+    "KB": "Linux net/bridge/Kconfig: config BRIDGE ... depends on IPV6 || IPV6=n; "
+    "net/bridge/Kconfig BRIDGE_NETFILTER depends on BRIDGE",
+    "S2M": "moby/moby@00148c88 contrib/check-config.sh 'Generally Necessary' (exit 1 without them); "
+    "opencontainers/runc@v1.4.3 script/check-config.sh 'Generally Necessary'",
 }
 
 PROFILES: dict[str, str] = {
@@ -46,6 +65,7 @@ PROFILES: dict[str, str] = {
     "flannel": "flannel CNI, vxlan backend",
     "calico": "Calico CNI, iptables data plane (ipip or vxlan)",
     "cilium": "Cilium CNI, eBPF data plane",
+    "docker": "Docker Engine runtime (RCAR_K8S_CRI = docker, cri-dockerd): dockerd's bridge and iptables",
 }
 
 # Profiles a kernel must support as a whole before any of its options matter.
@@ -58,6 +78,18 @@ PROFILE_MIN_KERNEL: dict[str, tuple[Version, str]] = {
     ),
 }
 
+# Options that a KERNEL_FEATURES fragment applied after ours sets the wrong way on linux-yocto
+# (kernel-yocto's scc order: defconfig, BSP, SRC_URI .cfg, KERNEL_FEATURES; the last value wins).
+# LAST_FRAGMENT holds them again and the linux-yocto bbappend lists it as the last KERNEL_FEATURES
+# entry, after meta-virtualization's; the base fragment keeps them too, so
+# do_rcar_k8s_kconfig_check fails the build if the final .config still differs.
+LAST_FRAGMENT = "k8s-last.cfg"
+REASSERT_LAST: dict[str, str] = {
+    "RT_GROUP_SCHED": "meta-virtualization scarthgap adds yocto-kernel-cache cfg/kubernetes.scc for "
+    "DISTRO_FEATURES k8s (linux-yocto_virtualization.inc); its kubernetes.cfg sets CONFIG_RT_GROUP_SCHED=y "
+    "(yocto-kernel-cache yocto-6.6 @ eb283ea5, the SRCREV of yocto-cfg-fragments.bb)",
+}
+
 FRAGMENT_FILES: dict[str, str] = {
     "base": "k8s-base.cfg",
     "ikconfig": "ikconfig.cfg",
@@ -67,6 +99,7 @@ FRAGMENT_FILES: dict[str, str] = {
     "flannel": "cni-flannel.cfg",
     "calico": "cni-calico.cfg",
     "cilium": "cni-cilium.cfg",
+    "docker": "cri-docker.cfg",
 }
 
 
@@ -83,6 +116,7 @@ class Option:
     aliases: tuple[str, ...] = ()
     since: Version | None = None
     until: Version | None = None
+    breaks: str = ""
 
     def applies_to(self, version: Version | None) -> bool:
         if version is None:
@@ -169,12 +203,21 @@ OPTIONS: tuple[Option, ...] = tuple(
         CGROUP_CPUACCT  cpu accounting on cgroup v1 (kubeadm v1.8 preflight requires it)
     """,
         ),
+        Option(
+            "CFS_BANDWIDTH",
+            "base",
+            CG,
+            "runc (cgroup v2, cgroupfs and systemd drivers) writes cpu.max for every CPU limit and "
+            "returns the error when it is absent; the kernel creates cpu.max only with CFS_BANDWIDTH",
+            "R1,S4,S2",
+            breaks="containers with CPU limits fail to start "
+            "(runc: openat2 /sys/fs/cgroup/.../cpu.max: no such file or directory)",
+        ),
         *_opts(
             "base",
             CG,
             "S1,S4,S2",
             """
-        CFS_BANDWIDTH  CPU limits (CFS quota); without it pod CPU limits are ignored
         HUGETLBFS  hugepages; CGROUP_HUGETLB depends on it
         CGROUP_HUGETLB  hugetlb controller (kubelet optional v2 controller)
         BLK_CGROUP  io controller (kubelet optional v2 controller)
@@ -257,9 +300,19 @@ OPTIONS: tuple[Option, ...] = tuple(
             """
         EXT4_FS_POSIX_ACL  POSIX ACLs on ext4
         EXT4_FS_SECURITY  security xattrs on ext4
-        IPV6  dual-stack; IPV6=m caps tunnel drivers and IPv6 netfilter at =m
     """,
             required=OPT,
+        ),
+        Option(
+            "IPV6",
+            "base",
+            KL,
+            "built in or off, never a module: BRIDGE `depends on IPV6 || IPV6=n`, so IPV6=m caps "
+            "BRIDGE and BRIDGE_NETFILTER (and tunnel drivers, IPv6 netfilter) at =m; off loses dual-stack",
+            "KB,S1,S2",
+            value="yn",
+            breaks="the fragments' BRIDGE=y and BRIDGE_NETFILTER=y end up as modules: until br_netfilter "
+            "is loaded flannel refuses to start and bridged pod traffic skips kube-proxy's iptables rules",
         ),
         # Dependencies of the options above, so the fragments hold even on a trimmed BSP defconfig
         # (tests apply them on top of allnoconfig). Present in any usable defconfig.
@@ -344,19 +397,37 @@ OPTIONS: tuple[Option, ...] = tuple(
             "S1",
             aliases=("IP_NF_TARGET_REDIRECT",),
         ),
+        Option(
+            "NETFILTER_XT_MATCH_RECENT",
+            "iptables",
+            "kube-proxy iptables rules",
+            "recent match: kube-proxy writes `-m recent` rules for sessionAffinity ClientIP into the "
+            "same iptables-restore batch as every other Service rule",
+            "K2,S3,S15",
+            breaks="one Service with sessionAffinity: ClientIP makes kube-proxy's whole iptables-restore "
+            "fail, so no Service on the node gets rule updates",
+        ),
+        Option(
+            "NF_CT_NETLINK",
+            "iptables",
+            "kube-proxy iptables rules",
+            "nf_conntrack_netlink: kube-proxy >= 1.32 lists and deletes stale UDP conntrack entries "
+            "over netlink (the same code runs in iptables, ipvs and nftables mode)",
+            "K1,S6",
+            breaks="UDP Services (cluster DNS) keep sending to deleted pods after their endpoints change: "
+            "kube-proxy logs 'Failed to list conntrack entries'",
+        ),
         *_opts(
             "iptables",
             "kube-proxy iptables rules",
             "S3,S9,S15",
             """
-        NETFILTER_XT_MATCH_RECENT  recent match: Service sessionAffinity ClientIP
         NETFILTER_XT_MATCH_PHYSDEV  physdev match (kubernetes recipe recommends xt-physdev)
         NETFILTER_XT_MATCH_LIMIT  limit match (kubernetes recipe recommends xt-limit)
         NETFILTER_XT_CONNMARK  CONNMARK (kubernetes recipe recommends xt-connmark)
         NETFILTER_XT_TARGET_NFLOG  NFLOG target (kubernetes recipe recommends xt-nflog)
         NETFILTER_NETLINK_LOG  nfnetlink_log for NFLOG
         NETFILTER_XT_TARGET_CHECKSUM  CHECKSUM target (meta-virtualization xt-checksum.cfg)
-        NF_CT_NETLINK  conntrack netlink: kube-proxy clears stale UDP conntrack entries
         VLAN_8021Q  802.1Q VLANs; BRIDGE_VLAN_FILTERING depends on it
         BRIDGE_VLAN_FILTERING  VLAN-aware bridges (moby overlay driver)
         IP_NF_RAW  raw table (NOTRACK rules)
@@ -485,8 +556,16 @@ OPTIONS: tuple[Option, ...] = tuple(
         NFT_REJECT  reject: Services without endpoints
         NF_CONNTRACK  connection tracking
         NF_NAT  NAT core
-        NF_CT_NETLINK  conntrack cleanup over netlink
     """,
+        ),
+        Option(
+            "NF_CT_NETLINK",
+            "nftables",
+            "kube-proxy nftables",
+            "nf_conntrack_netlink: kube-proxy >= 1.32 lists and deletes stale UDP conntrack entries "
+            "over netlink",
+            "K1",
+            breaks="UDP Services (cluster DNS) keep sending to deleted pods after their endpoints change",
         ),
         Option(
             "NFT_COUNTER",
@@ -653,6 +732,43 @@ OPTIONS: tuple[Option, ...] = tuple(
             "S5",
             required=OPT,
             fragment=False,
+        ),
+        # ---------------------------------------------------------------- docker (cri-dockerd)
+        # moby's and runc's check-config.sh "Generally Necessary" flags that the base and iptables
+        # profiles do not already require.
+        Option(
+            "NETFILTER_XT_MATCH_IPVS",
+            "docker",
+            "Docker Engine",
+            "ipvs match: moby's and runc's check-config.sh list it as generally necessary "
+            "(moby's service load-balancing rules use -m ipvs)",
+            "S2M",
+            breaks="Docker's own check-config.sh fails this kernel (exit 1), and -m ipvs rules fail to load",
+        ),
+        Option("IP_VS", "docker", "Docker Engine", "NETFILTER_XT_MATCH_IPVS depends on it", "KCONFIG,S2"),
+        *_opts(
+            "docker",
+            "Docker Engine",
+            "S2M",
+            """
+        NETFILTER_XT_MATCH_ADDRTYPE  addrtype match: dockerd's jumps to DOCKER (-m addrtype --dst-type LOCAL)
+        NETFILTER_XT_MATCH_CONNTRACK  conntrack match: dockerd's ctstate RELATED,ESTABLISHED rules
+        NETFILTER_XT_MARK  MARK target/match (moby generally necessary)
+        IP_NF_RAW  raw table (moby generally necessary)
+    """,
+        ),
+        *_opts(
+            "docker",
+            "Docker Engine",
+            "S2M",
+            """
+        IP6_NF_FILTER  ip6tables filter table: dockerd with IPv6 networks
+        IP6_NF_MANGLE  ip6tables mangle table: dockerd with IPv6 networks
+        IP6_NF_NAT  ip6tables nat table: dockerd with IPv6 networks
+        IP6_NF_RAW  ip6tables raw table: dockerd with IPv6 networks
+        IP6_NF_TARGET_MASQUERADE  IPv6 MASQUERADE: dockerd with IPv6 networks
+    """,
+            required=OPT,
         ),
     ]
 )

@@ -108,10 +108,11 @@ FATES: tuple[SymbolFate, ...] = (
     ),
     SymbolFate(
         "MEMCG_KMEM",
-        "promptless after 4.5 (always on with MEMCG)",
-        None,
+        "promptless after 4.5 (always on with MEMCG), then folded into MEMCG (gone in 6.10)",
+        (6, 10),
         "MEMCG",
-        "moby check-config.sh",
+        "moby check-config.sh; promptless in Debian linux-source-6.1, absent in linux-source-6.12 "
+        "(tests/kernel); lkml 2024-03-20 (J. Weiner) memcg kmem config removal, merged for 6.10",
         promptless_from=(4, 6),
     ),
     SymbolFate("DEVPTS_MULTIPLE_INSTANCES", "removed in 4.7", (4, 7), None, "moby check-config.sh"),

@@ -13,6 +13,7 @@
 #   RCAR_K8S_CNI              flannel | calico | cilium | none
 #   RCAR_K8S_KUBE_PROXY_MODE  iptables | ipvs | nftables | none (none: e.g. Cilium kube-proxy replacement)
 #   RCAR_K8S_KERNEL_EXTRA_PROFILES  more profiles, e.g. "ipvs calico" for one kernel that runs both
+#   RCAR_K8S_CRI              containerd | docker (the distro's; docker adds the cri-docker.cfg fragment)
 RCAR_K8S_CNI ??= "flannel"
 RCAR_K8S_KUBE_PROXY_MODE ??= "iptables"
 RCAR_K8S_KERNEL_EXTRA_PROFILES ??= ""
@@ -31,13 +32,16 @@ def rcar_k8s_kernel_profiles(d):
     """Profiles for the chosen CNI and kube-proxy mode (same rule as generator/kernel/fragments.py)."""
     cni = (d.getVar('RCAR_K8S_CNI') or 'none').strip()
     mode = (d.getVar('RCAR_K8S_KUBE_PROXY_MODE') or 'none').strip()
+    cri = (d.getVar('RCAR_K8S_CRI') or 'containerd').strip()
     out = ['base', 'ikconfig']
-    if mode in ('iptables', 'ipvs') or cni != 'none':
+    if mode in ('iptables', 'ipvs') or cni != 'none' or cri == 'docker':
         out.append('iptables')
     if mode in ('ipvs', 'nftables'):
         out.append(mode)
     if cni != 'none':
         out.append(cni)
+    if cri == 'docker':
+        out.append('docker')
     out += (d.getVar('RCAR_K8S_KERNEL_EXTRA_PROFILES') or '').split()
     return list(dict.fromkeys(out))
 
@@ -51,6 +55,14 @@ def rcar_k8s_kernel_src_uri(d):
     return ' '.join('file://' + avail[p] for p in rcar_k8s_kernel_profiles(d) if p in avail)
 
 SRC_URI:append = " ${@rcar_k8s_kernel_src_uri(d)}"
+
+# Fragments that must be applied after every other KERNEL_FEATURES entry (set by the linux-yocto
+# bbappend: k8s-last.cfg). This class is inherited deferred, so this append comes after
+# meta-virtualization's KERNEL_FEATURES appends and kernel-yocto's scc applies the file last.
+# nooelint: oelint.vars.mispell.unknown
+RCAR_K8S_KERNEL_FEATURES_LAST ??= ""
+SRC_URI:append = " ${@' '.join('file://' + f for f in (d.getVar('RCAR_K8S_KERNEL_FEATURES_LAST') or '').split())}"
+KERNEL_FEATURES:append = " ${RCAR_K8S_KERNEL_FEATURES_LAST}"
 
 python rcar_k8s_kernel_validate() {
     cni = d.getVar('RCAR_K8S_CNI')

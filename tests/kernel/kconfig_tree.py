@@ -1,8 +1,9 @@
 """Real kernel Kconfig trees for the tests, loaded with kconfiglib.
 
-Only the Kconfig files, ``arch/arm64/configs/defconfig`` and ``scripts/*.sh`` (the compiler probes
-Kconfig.include runs) are extracted from a Debian ``linux-source-*.tar.xz`` and cached, keyed by the
-tarball's name, size and mtime, so a warm run loads a tree in about two seconds.
+Only the Kconfig files, ``arch/arm64/configs/defconfig``, ``scripts/*.sh`` (the compiler probes
+Kconfig.include runs) and the few C files the tests read (``SOURCE_FILES``) are extracted from a
+Debian ``linux-source-*.tar.xz`` and cached, keyed by the tarball's name, size and mtime, so a warm
+run loads a tree in about two seconds.
 """
 
 from __future__ import annotations
@@ -19,6 +20,10 @@ import kconfiglib
 
 from generator.kernel.fragments import parse_fragment
 
+# C sources the tests quote (what an option does at run time); part of the cache key.
+SOURCE_FILES = ("kernel/sched/core.c", "net/netfilter/nfnetlink.c", "net/netfilter/Makefile")
+_LAYOUT = "3"  # bump when the extracted file set changes
+
 
 def cache_root() -> Path:
     base = os.environ.get("RCAR_K8S_CACHE") or os.path.join(
@@ -30,7 +35,7 @@ def cache_root() -> Path:
 def extract(tarball: Path) -> Path:
     """Extract the Kconfig tree of ``tarball`` once; return its source root."""
     st = tarball.stat()
-    dest = cache_root() / f"{tarball.name}-{st.st_size}-{int(st.st_mtime)}"
+    dest = cache_root() / f"{tarball.name}-{st.st_size}-{int(st.st_mtime)}-l{_LAYOUT}"
     if (dest / ".complete").is_file():
         return next(p for p in dest.iterdir() if p.is_dir())
     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -55,6 +60,7 @@ def extract(tarball: Path) -> Path:
             f"{top}/*/*/*/*/*/*/Kconfig*",
             f"{top}/arch/arm64/configs/defconfig",
             f"{top}/scripts/*.sh",
+            *(f"{top}/{path}" for path in SOURCE_FILES),
         ],
         check=True,
     )
@@ -74,6 +80,12 @@ def _adapt_for_kconfiglib(src: Path) -> None:
         text = path.read_text(errors="replace")
         if re.search(r"^\s+modules\s*$", text, re.M):
             path.write_text(re.sub(r"^(\s+)modules\s*$", r"\1option modules", text, flags=re.M))
+
+
+def source_file(src: Path, path: str) -> str:
+    """Text of one of ``SOURCE_FILES`` in the extracted tree."""
+    assert path in SOURCE_FILES, f"add {path} to SOURCE_FILES"
+    return (src / path).read_text(errors="replace")
 
 
 def kernel_version(src: Path) -> str:

@@ -2,7 +2,9 @@
 
 6.1 is Debian 12's linux-source (always there in CI). 5.10 is Debian 11's linux-source-5.10, the
 same upstream 5.10 stable series as linux-renesas 5.10.218 (the Renesas tree itself is 2 GB and
-not mirrored): checked when fixtures/fetch.sh has fetched it, otherwise skipped with the reason.
+not mirrored). 6.12 is Debian 13's linux-source-6.12, the Debian tree closest to linux-yocto 6.6
+(Debian never shipped 6.6 in a suite this machine's archive offers). 5.10 and 6.12 are checked when
+fixtures/fetch.sh has fetched them, otherwise skipped with the reason.
 """
 
 from __future__ import annotations
@@ -37,9 +39,12 @@ def _combos(version: str) -> list[list[str]]:
     return [c for c in out if all(fragments.supported(p, version) for p in c)]
 
 
-@pytest.fixture(params=["6.1", "5.10"])
+TREE_FIXTURES = {"6.1": "tree61", "5.10": "tree510", "6.12": "tree612"}
+
+
+@pytest.fixture(params=list(TREE_FIXTURES))
 def tree(request):
-    src, kconf = request.getfixturevalue("tree61" if request.param == "6.1" else "tree510")
+    src, kconf = request.getfixturevalue(TREE_FIXTURES[request.param])
     return src, kconf, kconfig_tree.kernel_version(src)
 
 

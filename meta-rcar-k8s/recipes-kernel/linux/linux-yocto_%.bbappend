@@ -6,7 +6,7 @@ FILESEXTRAPATHS:prepend:rcar-k8s := "${THISDIR}/linux-yocto:"
 # nooelint: oelint.vars.mispell.unknown - this layer's own variables, read by classes/rcar_k8s_kernel.bbclass
 RCAR_K8S_FRAGMENTS_KERNEL:rcar-k8s = "6.6"
 # nooelint: oelint.vars.mispell.unknown
-RCAR_K8S_FRAGMENTS_AVAILABLE:rcar-k8s = "base:k8s-base.cfg ikconfig:ikconfig.cfg iptables:kube-proxy-iptables.cfg ipvs:kube-proxy-ipvs.cfg nftables:kube-proxy-nftables.cfg flannel:cni-flannel.cfg calico:cni-calico.cfg cilium:cni-cilium.cfg"
+RCAR_K8S_FRAGMENTS_AVAILABLE:rcar-k8s = "base:k8s-base.cfg ikconfig:ikconfig.cfg iptables:kube-proxy-iptables.cfg ipvs:kube-proxy-ipvs.cfg nftables:kube-proxy-nftables.cfg flannel:cni-flannel.cfg calico:cni-calico.cfg cilium:cni-cilium.cfg docker:cri-docker.cfg"
 # nooelint: oelint.vars.mispell.unknown
 RCAR_K8S_FRAGMENTS_REFUSED:rcar-k8s = ""
 # With DISTRO_FEATURES "virtualization k8s", meta-virtualization adds yocto-kernel-cache features
@@ -15,5 +15,13 @@ RCAR_K8S_FRAGMENTS_REFUSED:rcar-k8s = ""
 # still fails on real drops.
 # nooelint: oelint.vars.mispell.unknown
 RCAR_K8S_KCONF_WERROR_DEFAULT:rcar-k8s = ""
+
+# meta-virtualization's cfg/kubernetes.cfg (DISTRO_FEATURES k8s) sets CONFIG_RT_GROUP_SCHED=y after our
+# SRC_URI fragments; with it, cgroup v2 refuses realtime tasks in any non-root cpu cgroup. The class
+# fetches k8s-last.cfg and appends it to KERNEL_FEATURES after meta-virtualization's features (it is
+# inherited deferred, so its append comes last), which turns the option off again; k8s-base.cfg
+# still carries the line, so do_rcar_k8s_kconfig_check fails if it stays on.
+# nooelint: oelint.vars.mispell.unknown
+RCAR_K8S_KERNEL_FEATURES_LAST:rcar-k8s = "k8s-last.cfg"
 
 inherit_defer ${@'rcar_k8s_kernel' if 'rcar-k8s' in (d.getVar('DISTROOVERRIDES') or '').split(':') else ''}

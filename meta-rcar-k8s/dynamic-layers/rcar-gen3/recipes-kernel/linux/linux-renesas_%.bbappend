@@ -6,7 +6,7 @@ FILESEXTRAPATHS:prepend:rcar-k8s := "${THISDIR}/linux-renesas:"
 # nooelint: oelint.vars.mispell.unknown - this layer's own variables, read by classes/rcar_k8s_kernel.bbclass
 RCAR_K8S_FRAGMENTS_KERNEL:rcar-k8s = "5.10"
 # nooelint: oelint.vars.mispell.unknown
-RCAR_K8S_FRAGMENTS_AVAILABLE:rcar-k8s = "base:k8s-base.cfg ikconfig:ikconfig.cfg iptables:kube-proxy-iptables.cfg ipvs:kube-proxy-ipvs.cfg flannel:cni-flannel.cfg calico:cni-calico.cfg cilium:cni-cilium.cfg"
+RCAR_K8S_FRAGMENTS_AVAILABLE:rcar-k8s = "base:k8s-base.cfg ikconfig:ikconfig.cfg iptables:kube-proxy-iptables.cfg ipvs:kube-proxy-ipvs.cfg flannel:cni-flannel.cfg calico:cni-calico.cfg cilium:cni-cilium.cfg docker:cri-docker.cfg"
 # nooelint: oelint.vars.mispell.unknown
 RCAR_K8S_FRAGMENTS_REFUSED:rcar-k8s = "nftables=nftables needs kernel >= 5.13, this kernel is 5.10: kube-proxy refuses nftables mode on kernels older than 5.13 (pkg/proxy/nftables/supported.go NFTablesKubeProxyKernelVersion); use kube-proxy iptables mode"
 # linux-renesas has no kernel-cache (kmeta), so meta-virtualization's kernel features never reach
