@@ -128,7 +128,9 @@ class Member:
     def launch(self) -> None:
         env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
         with self.log.open("ab") as log:
-            self.proc = subprocess.Popen(self.manifest_command(), stdout=log, stderr=subprocess.STDOUT, env=env)
+            self.proc = subprocess.Popen(
+                self.manifest_command(), stdout=log, stderr=subprocess.STDOUT, env=env
+            )
 
     def wait_healthy(self, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout
@@ -225,7 +227,11 @@ class Member:
 
     def script(self, name: str, *args: str, **extra: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [str(SCRIPTS / name), *args], env=self.script_env(**extra), capture_output=True, text=True, timeout=180
+            [str(SCRIPTS / name), *args],
+            env=self.script_env(**extra),
+            capture_output=True,
+            text=True,
+            timeout=180,
         )
 
     def spawn_restore(self, **extra: str) -> subprocess.Popen[str]:
