@@ -70,6 +70,8 @@ do_install() {
 FILES:${PN} += "${ETCD_TMPFS_BACKUP_DIR}"
 CONFFILES:${PN} = "${sysconfdir}/default/etcd-tmpfs"
 
-# etcdctl: live snapshot over TLS; etcdutl: snapshot status/restore (etcd-bin); coreutils: sync -d
-# (fdatasync) and sha256sum; util-linux-flock: single writer and the offline shutdown copy
-RDEPENDS:${PN} = "coreutils etcdctl etcdutl grep sed util-linux-flock"
+# etcdctl: live snapshot and member remove/add over TLS; etcdutl: snapshot status/restore
+# (etcd-bin); coreutils: sync -d (fdatasync), sha256sum, paste; util-linux-flock: single writer and
+# the offline shutdown copy; iproute2-ip: the restorer checks its own peer address is up. awk is
+# the base utilities' (busybox, VIRTUAL-RUNTIME_base-utils).
+RDEPENDS:${PN} = "coreutils etcdctl etcdutl grep iproute2-ip sed util-linux-flock"
