@@ -64,6 +64,11 @@ def mount_tmpfs(path: Path) -> None:
     )
 
 
+def unmount(path: Path) -> None:
+    if os.path.ismount(path):
+        subprocess.run(["umount", "-l", str(path)], check=False, capture_output=True)
+
+
 @dataclass
 class Member:
     tools: EtcdTools
@@ -171,9 +176,6 @@ class Member:
         """The tmpfs after a reboot: unmounted and mounted again, empty."""
         subprocess.run(["umount", str(self.data)], check=True, capture_output=True)
         mount_tmpfs(self.data)
-
-    def unmount(self) -> None:
-        subprocess.run(["umount", "-l", str(self.data)], check=False, capture_output=True)
 
     # -- clients ---------------------------------------------------------------------------------
     def ctl(self, *args: str, check: bool = True, timeout: float = 30) -> subprocess.CompletedProcess[str]:

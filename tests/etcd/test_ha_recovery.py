@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.etcd.cluster import Member, boot_all, form_cluster
+from tests.etcd.cluster import Member, boot_all, form_cluster, unmount
 
 pytestmark = pytest.mark.slow
 
@@ -35,7 +35,7 @@ def cluster(etcd_tools, pki, tmp_path: Path) -> Iterator[list[Member]]:
         for m in members:
             m.kill()
         for name in NAMES:
-            Member.unmount(type("M", (), {"data": tmp_path / name / "var-lib-etcd"})())  # type: ignore[arg-type]
+            unmount(tmp_path / name / "var-lib-etcd")
 
 
 def put_keys(m: Member, prefix: str, n: int) -> dict[str, str]:
@@ -234,3 +234,23 @@ def test_clean_shutdown_of_all_three_loses_nothing(cluster: list[Member]) -> Non
     assert_one_cluster_of(cluster, NAMES)
     for m in cluster:
         assert wait_local(m, "/registry/", keys) == keys
+
+
+def test_peers_from_kubeadm_manifest_without_snapshot(etcd) -> None:
+    """No snapshot yet: the peers are kubeadm's --initial-cluster peer URLs with 2380 -> 2379, and a
+    member that is not the restorer waits (here: gives up after the timeout), never starts fresh."""
+    text = etcd.manifest.read_text()
+    mine = f"--initial-cluster={etcd.name}={etcd.peer_url}"
+    others = "cp0=https://192.0.2.10:2380,cp2=https://192.0.2.12:2380"  # TEST-NET-1: nobody answers
+    etcd.manifest.write_text(text.replace(mine, f"{mine},{others}"))
+    res = etcd.run_script(
+        "etcd-restore",
+        ETCD_TMPFS_REJOIN_TIMEOUT="1",
+        ETCD_TMPFS_POLL_INTERVAL="1",
+        ETCD_TMPFS_PEER_TIMEOUT="1s",
+    )
+    assert res.returncode == 1, res.stderr
+    assert "cluster members: cp1 cp0 cp2; restorer after a site-wide power loss: cp0" in res.stderr
+    assert "no peer of https://192.0.2.10:2379,https://192.0.2.12:2379 has quorum" in res.stderr
+    assert "waiting for cp0 to restore" in res.stderr
+    assert list(etcd.data.iterdir()) == []
