@@ -333,3 +333,61 @@ def test_recipe_sets_the_cri_socket_from_the_distro_variable() -> None:
     assert "CRI_SOCKET=${CRI_SOCKET:-@CRI_SOCKET@}" in (FILES / "k8s-join").read_text()
     distro = (REPO / "meta-rcar-k8s/conf/distro/rcar-k8s.conf").read_text()
     assert "RCAR_K8S_CRI_SOCKET ?=" in distro
+
+
+CP_JOIN = """\
+apiVersion: kubeadm.k8s.io/v1beta4
+kind: JoinConfiguration
+discovery:
+  bootstrapToken:
+    apiServerEndpoint: "127.0.0.1:{port}"
+    token: "abcdef.0123456789abcdef"
+    caCertHashes: ["sha256:{hash}"]
+controlPlane:
+  certificateKey: "{key}"
+nodeRegistration:
+  criSocket: unix:///run/containerd/containerd.sock
+"""
+
+
+def _kubeadm_sees_manifests(node) -> None:
+    """kubeadm stand-in that records what join's preflight (DirAvailable--etc-kubernetes-manifests) sees."""
+    kubeadm = node["bin"] / "kubeadm"
+    kubeadm.write_text(
+        "#!/bin/bash\n"
+        'echo "$@" >> "$KUBEADM_LOG"\n'
+        'ls -A "$MANIFESTS" > "$KUBEADM_LOG.manifests" 2>/dev/null || true\n'
+        'mkdir -p "$MANIFESTS" && touch "$MANIFESTS/kube-apiserver.yaml"\n'
+    )
+
+
+@pytest.mark.parametrize("role", ["control-plane", "worker"])
+def test_joining_control_plane_gets_kube_vip_with_admin_conf(node, role: str) -> None:
+    (node["boot"] / "rcar-k8s" / "cluster.env").write_text(
+        "# the same file on every control plane; K8S_INIT only on the first\n"
+        "K8S_CONTROL_PLANE_ENDPOINT=192.0.2.100:6443\nK8S_VIP=192.0.2.100\nK8S_VIP_INTERFACE=end0\n"
+    )
+    _kubeadm_sees_manifests(node)
+    with FakeApiServer(free_port()) as api:
+        if role == "control-plane":
+            (node["boot"] / "rcar-k8s" / "join.yaml").write_text(
+                CP_JOIN.format(port=api.port, hash="0f" * 32, key="ab" * 32)
+            )
+        else:
+            write_env(node, api.port)
+        res = run("k8s-join", node, KUBE_VIP_TEMPLATE=str(FILES / "kube-vip.yaml.in"))
+    assert res.returncode == 0, res.stderr
+    # kubeadm join ran against an empty manifests dir (its preflight refuses anything else)
+    assert (node["state"] / "kubeadm.log.manifests").read_text() == ""
+    vip = node["kube"] / "manifests" / "kube-vip.yaml"
+    if role == "worker":
+        assert not vip.exists()
+        assert "worker join: no kube-vip" in status(node)["message"]
+        return
+    pod = yaml.safe_load(vip.read_text())
+    env = {e["name"]: e["value"] for e in pod["spec"]["containers"][0]["env"]}
+    assert env["address"] == "192.0.2.100" and env["vip_interface"] == "end0"
+    assert env["vip_leaderelection"] == "true"  # one holder at a time, the others take over
+    assert pod["spec"]["volumes"][0]["hostPath"]["path"] == f"{node['kube']}/admin.conf"
+    assert status(node)["state"] == "joined" and "kube-vip for 192.0.2.100" in status(node)["message"]
+    assert not list((node["kube"] / "manifests").glob(".*"))

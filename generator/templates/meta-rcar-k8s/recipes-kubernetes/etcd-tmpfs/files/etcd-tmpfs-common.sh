@@ -4,7 +4,9 @@
 #
 # Backup layout in $ETCD_TMPFS_BACKUP_DIR:
 #   snapshot-<10-digit sequence>.db        the snapshot (sequence, not date: the board may lack an RTC)
-#   snapshot-<10-digit sequence>.db.info   key=value: sha256, size, kind, ca_sha256, members, created
+#   snapshot-<10-digit sequence>.db.info   key=value: sha256, size, kind, ca_sha256, members, created,
+#                                          and one member= line per etcd member (`member list` row:
+#                                          ID, status, name, peer URLs, client URLs[, is learner])
 # A snapshot counts only with an .info whose sha256 matches and a clean `snapshot status`.
 
 : "${ETCD_TMPFS_DATA_DIR:=/var/lib/etcd}"
@@ -17,6 +19,9 @@
 : "${ETCD_TMPFS_KEY:=/etc/kubernetes/pki/etcd/healthcheck-client.key}"
 : "${ETCD_TMPFS_ETCDCTL:=etcdctl}"
 : "${ETCD_TMPFS_ETCDUTL:=etcdutl}"
+
+# etcdctl's short timeouts for probing peers at boot (a dead peer costs the dial timeout)
+: "${ETCD_TMPFS_PEER_TIMEOUT:=3s}"
 
 log() { printf '%s: %s\n' "${PROG:-etcd-tmpfs}" "$*" >&2; }
 die() { log "error: $*"; exit 1; }
@@ -35,6 +40,20 @@ offline_tool() {
 
 # info_get FILE KEY: a value from an .info file ("" when absent).
 info_get() { sed -n "s/^$2=//p" "$1" 2>/dev/null | tail -n 1; }
+
+# info_all FILE KEY: every value of a repeated key (member=), one a line.
+info_all() { sed -n "s/^$2=//p" "$1" 2>/dev/null; }
+
+# ctl_at ENDPOINTS TIMEOUT ARGS...: etcdctl against ENDPOINTS (comma-separated) with kubeadm's
+# healthcheck client certificate (kubeadm's etcd runs without etcd auth, so any client certificate
+# of the etcd CA may read, snapshot and change membership).
+ctl_at() {
+    _e=$1
+    _t=$2
+    shift 2
+    ETCDCTL_API=3 "$ETCD_TMPFS_ETCDCTL" --endpoints="$_e" --cacert="$ETCD_TMPFS_CACERT" \
+        --cert="$ETCD_TMPFS_CERT" --key="$ETCD_TMPFS_KEY" --dial-timeout=3s --command-timeout="$_t" "$@"
+}
 
 file_sha256() { sha256sum "$1" | cut -d ' ' -f 1; }
 
