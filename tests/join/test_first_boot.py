@@ -1,16 +1,20 @@
 """First-boot join/init scripts of the k8s-join recipe, run for real with bash.
 
-kubeadm is not packaged for Debian 12 (see shared/tools/qemu-standin.md), so a recording
-stand-in executable plays kubeadm; everything the scripts do themselves (finding and validating
-the join file, rendering the JoinConfiguration, TCP probes with backoff against a real local
-listener, scrubbing the token, status files) runs unmodified.
+kubeadm is not packaged for Debian 12 (see shared/tools/qemu-standin.md), so a stand-in plays
+kubeadm (tests/join/kubeadm_standin.py) and leaves behind what the real one leaves: pki/ca.crt and
+a "kubelet" really holding a TCP port, which its preflight refuses on the next run. Everything the
+scripts do themselves (finding and validating the join file, rendering the JoinConfiguration, TCP
+probes with backoff against a real local listener, resets, scrubbing the token, status files)
+runs unmodified.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
+import sys
 import subprocess
 import threading
 import time
@@ -65,25 +69,28 @@ class FakeApiServer:
         self._thread.join(timeout=5)
 
 
+STANDIN = Path(__file__).with_name("kubeadm_standin.py")
+
+
 @pytest.fixture
-def node(tmp_path: Path) -> dict[str, Path]:
-    dirs = {k: tmp_path / k for k in ("boot", "state", "run", "bin", "kube")}
+def node(tmp_path: Path):
+    dirs = {k: tmp_path / k for k in ("boot", "state", "run", "bin", "kube", "root")}
     for d in dirs.values():
         d.mkdir()
     (dirs["boot"] / "rcar-k8s").mkdir()
     kubeadm = dirs["bin"] / "kubeadm"
-    kubeadm.write_text(
-        "#!/bin/bash\n"
-        'echo "$@" >> "$KUBEADM_LOG"\n'
-        'cfg=""; while [ $# -gt 0 ]; do [ "$1" = --config ] && cfg=$2; shift; done\n'
-        '[ -n "$cfg" ] && cp "$cfg" "$KUBEADM_LOG.config"\n'
-        'exit "${KUBEADM_RC:-0}"\n'
-    )
+    kubeadm.write_text(f'#!/bin/bash\nexec {sys.executable} {STANDIN} "$@"\n')
     kubeadm.chmod(0o755)
     systemctl = dirs["bin"] / "systemctl"  # records what k8s-init asks of systemd
     systemctl.write_text('#!/bin/bash\necho "$@" >> "$KUBEADM_LOG.systemctl"\n')
     systemctl.chmod(0o755)
-    return dirs
+    yield dirs
+    pid = dirs["kube"] / ".standin" / "kubelet.pid"  # the stand-in's "kubelet" still holding its port
+    if pid.exists():
+        try:
+            os.kill(int(pid.read_text()), signal.SIGKILL)
+        except ProcessLookupError:
+            pass
 
 
 def run(script: str, node: dict[str, Path], **env: str) -> subprocess.CompletedProcess[str]:
@@ -100,6 +107,7 @@ def run(script: str, node: dict[str, Path], **env: str) -> subprocess.CompletedP
         MANIFESTS=str(node["kube"] / "manifests"),
         SYSTEMCTL=str(node["bin"] / "systemctl"),
         CRI_SOCKET="unix:///run/cri-dockerd.sock",
+        KUBELET_PORT=str(node.setdefault("kubelet_port", free_port())),  # type: ignore[arg-type]
     )
     full.update(env)
     return subprocess.run(["bash", str(FILES / script)], env=full, capture_output=True, text=True, timeout=60)
@@ -333,3 +341,178 @@ def test_recipe_sets_the_cri_socket_from_the_distro_variable() -> None:
     assert "CRI_SOCKET=${CRI_SOCKET:-@CRI_SOCKET@}" in (FILES / "k8s-join").read_text()
     distro = (REPO / "meta-rcar-k8s/conf/distro/rcar-k8s.conf").read_text()
     assert "RCAR_K8S_CRI_SOCKET ?=" in distro
+
+
+# ---- issue 16: a failed join can be retried (kubeadm's leftovers are reset first) ------------
+
+
+def _calls(node) -> list[str]:
+    return [line.split(" --")[0] for line in (node["state"] / "kubeadm.log").read_text().splitlines()]
+
+
+def test_standin_refuses_a_join_over_a_failed_one_like_kubeadm(node) -> None:
+    """The stand-in is only worth something if a retry without reset fails, as on a board."""
+    port = free_port()
+    cfg = node["run"] / "join.yaml"
+    cfg.write_text("kind: JoinConfiguration\n")
+    env = dict(
+        os.environ,
+        KUBE_DIR=str(node["kube"]),
+        KUBELET_PORT=str(node.setdefault("kubelet_port", port)),
+        KUBEADM_LOG=str(node["state"] / "kubeadm.log"),
+        KUBEADM_FAIL_FIRST="1",
+    )
+    kubeadm = [str(node["bin"] / "kubeadm"), "join", "--config", str(cfg)]
+    first = subprocess.run(kubeadm, env=env, capture_output=True, text=True)
+    assert first.returncode == 1 and "timed out" in first.stderr
+    second = subprocess.run(kubeadm, env=env, capture_output=True, text=True)
+    assert second.returncode == 1
+    assert "[ERROR FileAvailable--etc-kubernetes-pki-ca.crt]" in second.stderr
+    assert "[ERROR Port-10250]" in second.stderr
+    subprocess.run([*kubeadm[:1], "reset", "-f"], env=env, check=True, capture_output=True)
+    third = subprocess.run(kubeadm, env=env, capture_output=True, text=True)
+    assert third.returncode == 0, third.stderr
+
+
+def test_failed_join_is_reset_before_the_retry(node) -> None:
+    port = free_port()
+    src = write_env(node, port)
+    with FakeApiServer(port):
+        res = run("k8s-join", node, KUBEADM_FAIL_FIRST="1", JOIN_ATTEMPTS="3")
+    assert res.returncode == 0, res.stderr
+    assert _calls(node) == ["join", "reset -f", "join"]
+    assert "--cri-socket unix:///run/cri-dockerd.sock" in (node["state"] / "kubeadm.log").read_text()
+    assert status(node)["state"] == "joined" and not src.exists()
+    assert not (node["state"] / "join.attempted").exists()
+
+
+def test_a_join_that_failed_on_the_previous_boot_is_reset_first(node) -> None:
+    port = free_port()
+    src = write_env(node, port)
+    with FakeApiServer(port):
+        first = run("k8s-join", node, KUBEADM_FAIL_FIRST="1", JOIN_ATTEMPTS="1")
+        assert first.returncode == 1 and status(node)["state"] == "failed"
+        assert src.exists()  # the join file stays for the next boot
+        second = run("k8s-join", node, KUBEADM_FAIL_FIRST="1")
+    assert second.returncode == 0, second.stderr
+    assert _calls(node) == ["join", "reset -f", "join"]
+
+
+def test_rendered_join_config_has_the_slow_board_timeouts_of_join_yaml_in(node) -> None:
+    port = free_port()
+    write_env(node, port)
+    with FakeApiServer(port):
+        assert run("k8s-join", node).returncode == 0
+    rendered = yaml.safe_load((node["state"] / "kubeadm.log.config").read_text())
+    templates = sorted((REPO / "meta-rcar-k8s/recipes-kubernetes/kubeadm-config/files").glob("join-*.yaml.in"))
+    assert templates
+    for template in templates:
+        doc = yaml.safe_load(template.read_text())
+        assert rendered["apiVersion"] == doc["apiVersion"], template.name
+        assert rendered["timeouts"] == doc["timeouts"], template.name
+        assert rendered["nodeRegistration"]["imagePullPolicy"] == doc["nodeRegistration"]["imagePullPolicy"]
+
+
+# ---- issue 16: node labels the kubelet refuses are refused here --------------------------------
+
+
+@pytest.mark.parametrize(
+    "labels",
+    [
+        "node-role.kubernetes.io/worker=",  # kubelet: unknown 'kubernetes.io' labels
+        "kubernetes.io/role=worker",
+        "example.k8s.io/tier=edge",
+        "rcar.example/board=h3ulcb,node-role.kubernetes.io/edge=true",
+        "rcar.example/board=h3 ulcb",
+        "Rcar.Example/board=h3ulcb",  # prefix must be a lower-case DNS subdomain
+        "board=-h3ulcb",
+        "=h3ulcb",
+        "board",
+        "a" * 64 + "=x",
+    ],
+)
+def test_labels_the_kubelet_refuses_are_invalid(node, labels: str) -> None:
+    write_env(node, free_port(), K8S_NODE_LABELS=labels)
+    res = run("k8s-join", node)
+    assert res.returncode == 2, res.stderr
+    st = status(node)
+    assert st["state"] == "invalid" and "K8S_NODE_LABELS" in st["message"]
+
+
+@pytest.mark.parametrize(
+    "labels",
+    [
+        "node.kubernetes.io/role=worker",
+        "kubelet.kubernetes.io/pool=edge",
+        "rack.node.kubernetes.io/row=a1",
+        "topology.kubernetes.io/zone=lab,kubernetes.io/hostname=edge-01",
+        "rcar.example/board=h3ulcb,zone=lab,empty=",
+        "example.com/Board_Rev=v3.0",
+    ],
+)
+def test_labels_the_kubelet_accepts_are_rendered(node, labels: str) -> None:
+    port = free_port()
+    write_env(node, port, K8S_NODE_LABELS=labels)
+    with FakeApiServer(port):
+        res = run("k8s-join", node)
+    assert res.returncode == 0, res.stderr
+    cfg = yaml.safe_load((node["state"] / "kubeadm.log.config").read_text())
+    assert cfg["nodeRegistration"]["kubeletExtraArgs"] == [{"name": "node-labels", "value": labels}]
+
+
+# ---- issue 16: join.env as people write it: the docs' example, comments, quotes --------------
+
+# Copied verbatim from docs/first-boot.md (the test below checks it is still there).
+DOCS_JOIN_ENV = """\
+         # from step 1: kubeadm join <endpoint> --token <token> --discovery-token-ca-cert-hash <hash>
+         K8S_API_ENDPOINT=192.0.2.10:6443
+         K8S_TOKEN=abcdef.0123456789abcdef
+         K8S_CA_CERT_HASH=sha256:6f3c1a7e0f9d4b2c8a5e7d1f3b9c0a2e4d6f8b1c3e5a7d9f0b2c4e6a8d0f1b3c
+         K8S_NODE_LABELS=rcar.example/board=h3ulcb,node.kubernetes.io/rack=r1   # optional, key=value[,key=value]
+         K8S_NODE_NAME=edge-01                        # optional, default: the hostname
+"""
+
+
+def test_the_docs_join_env_example_parses(node) -> None:
+    assert DOCS_JOIN_ENV in (REPO / "docs/first-boot.md").read_text()
+    port = free_port()
+    text = DOCS_JOIN_ENV.replace("192.0.2.10:6443", f"127.0.0.1:{port}")  # a listener the test owns
+    (node["boot"] / "rcar-k8s" / "join.env").write_text(text)
+    with FakeApiServer(port):
+        res = run("k8s-join", node)
+    assert res.returncode == 0, res.stderr
+    cfg = yaml.safe_load((node["state"] / "kubeadm.log.config").read_text())
+    assert cfg["nodeRegistration"]["name"] == "edge-01"
+    assert cfg["discovery"]["bootstrapToken"]["token"] == "abcdef.0123456789abcdef"
+    assert cfg["discovery"]["bootstrapToken"]["caCertHashes"] == [
+        "sha256:6f3c1a7e0f9d4b2c8a5e7d1f3b9c0a2e4d6f8b1c3e5a7d9f0b2c4e6a8d0f1b3c"
+    ]
+    assert cfg["nodeRegistration"]["kubeletExtraArgs"] == [
+        {"name": "node-labels", "value": "rcar.example/board=h3ulcb,node.kubernetes.io/rack=r1"}
+    ]
+
+
+def test_the_shipped_join_env_example_with_values_filled_in_parses(node) -> None:
+    port = free_port()
+    example = (FILES / "join.env.example").read_text()
+    filled = (
+        example.replace("K8S_API_ENDPOINT=", f"K8S_API_ENDPOINT=127.0.0.1:{port}")
+        .replace("K8S_TOKEN=", f'K8S_TOKEN="{TOKEN}"   # quoted, with a comment')
+        .replace("K8S_CA_CERT_HASH=", f"K8S_CA_CERT_HASH={HASH}\r")  # edited on Windows
+    )
+    (node["boot"] / "rcar-k8s" / "join.env").write_text(filled)
+    with FakeApiServer(port):
+        res = run("k8s-join", node)
+    assert res.returncode == 0, res.stderr
+    cfg = yaml.safe_load((node["state"] / "kubeadm.log.config").read_text())
+    assert cfg["discovery"]["bootstrapToken"]["token"] == TOKEN
+    assert "name" not in cfg["nodeRegistration"] and "kubeletExtraArgs" not in cfg["nodeRegistration"]
+
+
+@pytest.mark.parametrize("name", ["Edge-01", "edge_01", "-edge", "edge-", "edge..01", "a" * 254])
+def test_node_name_must_be_a_dns_1123_subdomain(node, name: str) -> None:
+    write_env(node, free_port(), K8S_NODE_NAME=f"{name}   # comment")
+    res = run("k8s-join", node)
+    assert res.returncode == 2
+    st = status(node)
+    assert st["state"] == "invalid" and "K8S_NODE_NAME" in st["message"]
