@@ -125,7 +125,9 @@ def should_fail() -> bool:
 
 def write_pki() -> None:
     (kube() / "pki").mkdir(parents=True, exist_ok=True)
-    (kube() / "pki" / "ca.crt").write_text("-----BEGIN CERTIFICATE-----\nstand-in\n-----END CERTIFICATE-----\n")
+    (kube() / "pki" / "ca.crt").write_text(
+        "-----BEGIN CERTIFICATE-----\nstand-in\n-----END CERTIFICATE-----\n"
+    )
 
 
 def join() -> int:
@@ -172,7 +174,9 @@ def init(args: list[str]) -> int:
         return 1
     endpoint = os.environ.get("KUBEADM_ENDPOINT", "192.0.2.10:6443")
     print("Your Kubernetes control-plane has initialized successfully!\n")
-    print("You can now join any number of control-plane nodes running the following command on each as root:\n")
+    print(
+        "You can now join any number of control-plane nodes running the following command on each as root:\n"
+    )
     print(f"  kubeadm join {endpoint} --token {TOKEN} \\")
     print(f"\t--discovery-token-ca-cert-hash {CA_HASH} \\")
     print(f"\t--control-plane --certificate-key {CERT_KEY}\n")

@@ -14,8 +14,8 @@ import json
 import os
 import signal
 import socket
-import sys
 import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
@@ -404,7 +404,9 @@ def test_rendered_join_config_has_the_slow_board_timeouts_of_join_yaml_in(node) 
     with FakeApiServer(port):
         assert run("k8s-join", node).returncode == 0
     rendered = yaml.safe_load((node["state"] / "kubeadm.log.config").read_text())
-    templates = sorted((REPO / "meta-rcar-k8s/recipes-kubernetes/kubeadm-config/files").glob("join-*.yaml.in"))
+    templates = sorted(
+        (REPO / "meta-rcar-k8s/recipes-kubernetes/kubeadm-config/files").glob("join-*.yaml.in")
+    )
     assert templates
     for template in templates:
         doc = yaml.safe_load(template.read_text())
@@ -468,7 +470,7 @@ DOCS_JOIN_ENV = """\
          K8S_API_ENDPOINT=192.0.2.10:6443
          K8S_TOKEN=abcdef.0123456789abcdef
          K8S_CA_CERT_HASH=sha256:6f3c1a7e0f9d4b2c8a5e7d1f3b9c0a2e4d6f8b1c3e5a7d9f0b2c4e6a8d0f1b3c
-         K8S_NODE_LABELS=rcar.example/board=h3ulcb,node.kubernetes.io/rack=r1   # optional, key=value[,key=value]
+         K8S_NODE_LABELS=rcar.example/board=h3ulcb,node.kubernetes.io/rack=r1  # optional, k=v[,k=v]
          K8S_NODE_NAME=edge-01                        # optional, default: the hostname
 """
 
