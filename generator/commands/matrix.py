@@ -2,7 +2,7 @@
 
   rcar-k8s matrix check   [--matrix FILE] [--date YYYY-MM-DD] [--build binary|source] [--yocto S] [--go V]
                           [--format text|json]
-      Validate the matrix (shape, then rules R1-R20 for every row and runtime profile).
+      Validate the matrix (shape, then rules R1-R21 for every row and runtime profile).
       Exit 0: no errors (warnings and UNCONFIRMED hashes/commits are listed); 1: rule errors;
       2: the file is malformed (file:line).
   rcar-k8s matrix show    [--matrix FILE] [--date YYYY-MM-DD]
@@ -92,7 +92,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     fmt = argparse.RawDescriptionHelpFormatter
 
     p = sub.add_parser(
-        "check", help="validate the matrix against rules R1-R20", description=__doc__, formatter_class=fmt
+        "check", help="validate the matrix against rules R1-R21", description=__doc__, formatter_class=fmt
     )
     _common(p)
     _target(p)
