@@ -81,6 +81,16 @@ def node(tmp_path: Path):
     kubeadm = dirs["bin"] / "kubeadm"
     kubeadm.write_text(f'#!/bin/bash\nexec {sys.executable} {STANDIN} "$@"\n')
     kubeadm.chmod(0o755)
+    kubectl = dirs["bin"] / "kubectl"  # records what k8s-init applies; fails the first $KUBECTL_FAIL_FIRST
+    kubectl.write_text(
+        "#!/bin/bash\n"
+        'echo "$@" >> "$KUBEADM_LOG.kubectl"\n'
+        'n=$(cat "$KUBEADM_LOG.kubectl.n" 2>/dev/null || echo 0)\n'
+        'echo $((n + 1)) > "$KUBEADM_LOG.kubectl.n"\n'
+        '[ "$n" -lt "${KUBECTL_FAIL_FIRST:-0}" ] && { echo "connection refused" >&2; exit 1; }\n'
+        'while [ $# -gt 0 ]; do [ "$1" = -f ] && cp "$2" "$KUBEADM_LOG.kubectl.applied"; shift; done\n'
+    )
+    kubectl.chmod(0o755)
     systemctl = dirs["bin"] / "systemctl"  # records what k8s-init asks of systemd
     systemctl.write_text('#!/bin/bash\necho "$@" >> "$KUBEADM_LOG.systemctl"\n')
     systemctl.chmod(0o755)
@@ -108,6 +118,10 @@ def run(script: str, node: dict[str, Path], **env: str) -> subprocess.CompletedP
         SYSTEMCTL=str(node["bin"] / "systemctl"),
         CRI_SOCKET="unix:///run/cri-dockerd.sock",
         KUBELET_PORT=str(node.setdefault("kubelet_port", free_port())),  # type: ignore[arg-type]
+        KUBECTL=str(node["bin"] / "kubectl"),
+        CNI_MANIFEST=str(node["root"] / "no-cni.yml"),  # RCAR_K8S_CNI = none unless a test installs one
+        JOIN_MATERIAL=str(node["root"] / "rcar-k8s" / "join.env"),
+        CNI_DELAY="0",
     )
     full.update(env)
     return subprocess.run(["bash", str(FILES / script)], env=full, capture_output=True, text=True, timeout=60)
@@ -518,3 +532,216 @@ def test_node_name_must_be_a_dns_1123_subdomain(node, name: str) -> None:
     assert res.returncode == 2
     st = status(node)
     assert st["state"] == "invalid" and "K8S_NODE_NAME" in st["message"]
+
+
+# ---- issue 16: k8s-init keeps secrets out of the journal, retries a failed init ----------------
+
+STANDIN_CERT_KEY = "9f" * 32  # what tests/join/kubeadm_standin.py prints as the certificate key
+
+
+def _cluster_env(node, text: str = "K8S_INIT=1\nK8S_CONTROL_PLANE_ENDPOINT=192.0.2.100:6443\n") -> None:
+    (node["boot"] / "rcar-k8s" / "cluster.env").write_text(text)
+
+
+def test_init_output_goes_to_a_root_only_file_and_join_material_to_roots_home(node) -> None:
+    _cluster_env(node)
+    port = free_port()
+    res = run("k8s-init", node, INIT_CONFIG=str(_init_config(node)), KUBEADM_ENDPOINT=f"127.0.0.1:{port}")
+    assert res.returncode == 0, res.stderr
+    journal = res.stdout + res.stderr  # what systemd would put in the journal
+    assert TOKEN not in journal and STANDIN_CERT_KEY not in journal and "kubeadm join" not in journal
+    log = node["run"] / "kubeadm-init.log"
+    assert TOKEN in log.read_text() and log.stat().st_mode & 0o777 == 0o600
+    assert node["run"].stat().st_mode & 0o777 == 0o700
+    material = node["root"] / "rcar-k8s" / "join.env"
+    assert material.stat().st_mode & 0o777 == 0o600
+    assert material.parent.stat().st_mode & 0o777 == 0o700
+    text = material.read_text()
+    assert f"K8S_TOKEN={TOKEN}" in text and f"K8S_CERTIFICATE_KEY={STANDIN_CERT_KEY}" in text
+    # The material is a join.env k8s-join reads as is, and shreds after the join.
+    other = {k: node["root"] / "other" / k for k in ("boot", "state", "run", "kube")}
+    for d in other.values():
+        d.mkdir(parents=True)
+    (other["boot"] / "join.env").write_bytes(material.read_bytes())
+    worker = dict(node, **other, kubelet_port=free_port())
+    with FakeApiServer(port):
+        joined = run("k8s-join", worker)
+    assert joined.returncode == 0, joined.stderr
+    assert not (other["boot"] / "join.env").exists()
+    cfg = yaml.safe_load((other["state"] / "kubeadm.log.config").read_text())
+    assert cfg["discovery"]["bootstrapToken"]["token"] == TOKEN
+
+
+def test_failed_init_is_reset_and_the_next_boot_retries(node) -> None:
+    _cluster_env(node, "K8S_INIT=1\n")
+    init = str(_init_config(node))
+    first = run("k8s-init", node, INIT_CONFIG=init, KUBEADM_FAIL_FIRST="1")
+    assert first.returncode == 1
+    st = status(node, "init")
+    assert st["state"] == "failed" and "next boot retries" in st["message"]
+    assert "wait-control-plane" in first.stderr  # kubeadm's error line reaches the journal, redacted
+    assert not (node["kube"] / "admin.conf").exists() and not (node["kube"] / "pki").exists()
+    assert not (node["root"] / "rcar-k8s" / "join.env").exists()
+    second = run("k8s-init", node, INIT_CONFIG=init, KUBEADM_FAIL_FIRST="1")
+    assert second.returncode == 0, second.stderr
+    assert status(node, "init")["state"] == "initialized"
+    assert _calls(node) == ["init", "reset -f", "init"]
+    # nothing in the unit skips the retry before the script can decide
+    assert "ConditionPathExists=" not in (FILES / "k8s-init.service").read_text()
+
+
+def test_an_interrupted_init_is_reset_before_the_next_one(node) -> None:
+    _cluster_env(node, "K8S_INIT=1\n")
+    init = str(_init_config(node))
+    env = dict(os.environ, KUBE_DIR=str(node["kube"]), KUBEADM_LOG=str(node["state"] / "kubeadm.log"))
+    env.update(KUBELET_PORT=str(node.setdefault("kubelet_port", free_port())), KUBEADM_FAIL_FIRST="1")
+    # power cut during init: kubeadm's state is there, k8s-init's status still says "initializing"
+    subprocess.run([str(node["bin"] / "kubeadm"), "init", "--config", init], env=env, capture_output=True)
+    (node["state"] / "init.status").write_text('{"state": "initializing", "message": "", "time": ""}\n')
+    res = run("k8s-init", node, INIT_CONFIG=init)
+    assert res.returncode == 0, res.stderr
+    assert _calls(node) == ["init", "reset -f", "init"]
+
+
+def test_a_cluster_initialised_by_hand_is_left_alone(node) -> None:
+    _cluster_env(node, "K8S_INIT=1\n")
+    (node["kube"] / "admin.conf").write_text("made by a person running kubeadm init\n")
+    res = run("k8s-init", node, INIT_CONFIG=str(_init_config(node)))
+    assert res.returncode == 0 and status(node, "init")["state"] == "initialized"
+    assert not (node["state"] / "kubeadm.log").exists()
+
+
+# ---- issue 16: the pod network is applied after init, air-gapped, with the cluster's podSubnet ----
+
+MIRROR_ROOT = Path(os.environ.get("MIRROR_ROOT", "/work/.mirror"))
+FLANNEL_GIT = MIRROR_ROOT / "flannel-io+flannel" / "repo"
+PREPARE_FLANNEL = f"git clone --mirror https://github.com/flannel-io/flannel {FLANNEL_GIT}"
+
+
+def flannel_manifest(minor: str = "1.36") -> bytes:
+    """kube-flannel.yml exactly as the matrix pins it (read from flannel's git at the tag)."""
+    from generator.images.catalog import cni_manifest
+    from generator.matrix.model import load_matrix
+
+    row = load_matrix().row(minor)
+    m = cni_manifest(row)
+    assert m is not None
+    if not FLANNEL_GIT.is_dir():
+        pytest.skip(f"skipped: no flannel mirror at {FLANNEL_GIT} (prepare with: {PREPARE_FLANNEL})")
+    tag = f"v{row.version('flannel')}"
+    res = subprocess.run(
+        ["git", f"--git-dir={FLANNEL_GIT}", "show", f"{tag}:{m['path']}"], capture_output=True, check=True
+    )
+    return res.stdout
+
+
+def _generated_init_config(node, pod_subnet: str) -> Path:
+    """The layer's init.yaml as the kubeadm-config recipe installs it (its sed, our values)."""
+    text = (REPO / "meta-rcar-k8s/recipes-kubernetes/kubeadm-config/files/init-1.36.yaml").read_text()
+    text = text.replace("@CRI_SOCKET@", "unix:///run/containerd/containerd.sock")
+    text = text.replace("@POD_SUBNET@", pod_subnet).replace("@SERVICE_SUBNET@", "10.96.0.0/12")
+    cfg = node["kube"] / "init.yaml"
+    cfg.write_text(text)
+    return cfg
+
+
+def _net_conf(applied: Path) -> dict:
+    docs = [d for d in yaml.safe_load_all(applied.read_text()) if d]
+    (cm,) = [d for d in docs if d["kind"] == "ConfigMap"]
+    return json.loads(cm["data"]["net-conf.json"])
+
+
+@pytest.mark.parametrize(
+    ("pod_subnet", "want"),
+    [
+        ("10.85.0.0/16", {"Network": "10.85.0.0/16"}),
+        (
+            "10.244.0.0/16,fd00:10:244::/56",
+            {"Network": "10.244.0.0/16", "EnableIPv6": True, "IPv6Network": "fd00:10:244::/56"},
+        ),
+    ],
+)
+def test_flannel_is_applied_after_init_with_the_pod_subnet(node, pod_subnet: str, want: dict) -> None:
+    manifest = node["root"] / "kube-flannel.yml"
+    manifest.write_bytes(flannel_manifest())
+    _cluster_env(node, "K8S_INIT=1\n")
+    init = _generated_init_config(node, pod_subnet)
+    res = run("k8s-init", node, INIT_CONFIG=str(init), CNI_MANIFEST=str(manifest), KUBECTL_FAIL_FIRST="1")
+    assert res.returncode == 0, res.stderr
+    calls = (node["state"] / "kubeadm.log.kubectl").read_text().splitlines()
+    assert len(calls) == 2  # the API server refused once right after init; applied on the retry
+    assert calls[-1] == f"--kubeconfig {node['kube']}/admin.conf apply -f {node['run']}/cni.yaml"
+    assert _calls(node) == ["init"]  # applied after kubeadm init
+    applied = node["state"] / "kubeadm.log.kubectl.applied"
+    conf = _net_conf(applied)
+    assert {k: conf[k] for k in want} == want
+    cluster = [d for d in yaml.safe_load_all(init.read_text()) if d["kind"] == "ClusterConfiguration"][0]
+    assert conf["Network"] == cluster["networking"]["podSubnet"].split(",")[0]
+    # nothing else in flannel's manifest changed
+    original = [d for d in yaml.safe_load_all(manifest.read_text()) if d]
+    rendered = [d for d in yaml.safe_load_all(applied.read_text()) if d]
+    assert [d["kind"] for d in rendered] == [d["kind"] for d in original]
+    assert [d for d in rendered if d["kind"] == "DaemonSet"] == [
+        d for d in original if d["kind"] == "DaemonSet"
+    ]
+    # Next boot: already applied, not applied again; the state stays "initialized".
+    again = run("k8s-init", node, INIT_CONFIG=str(init), CNI_MANIFEST=str(manifest))
+    assert again.returncode == 0, again.stderr
+    assert len((node["state"] / "kubeadm.log.kubectl").read_text().splitlines()) == 2
+    assert status(node, "init")["state"] == "initialized"
+
+
+def test_a_failed_apply_is_retried_on_the_next_boot(node) -> None:
+    manifest = node["root"] / "kube-flannel.yml"
+    manifest.write_bytes(flannel_manifest())
+    _cluster_env(node, "K8S_INIT=1\n")
+    init = str(_generated_init_config(node, "10.244.0.0/16"))
+    first = run(
+        "k8s-init",
+        node,
+        INIT_CONFIG=init,
+        CNI_MANIFEST=str(manifest),
+        KUBECTL_FAIL_FIRST="9",
+        CNI_ATTEMPTS="2",
+    )
+    assert first.returncode == 1 and status(node, "init")["state"] == "cni-failed"
+    second = run("k8s-init", node, INIT_CONFIG=init, CNI_MANIFEST=str(manifest))
+    assert second.returncode == 0, second.stderr
+    assert _calls(node) == ["init"]  # kubeadm init ran once; only the apply was retried
+    assert (node["state"] / "kubeadm.log.kubectl.applied").exists()
+
+
+def test_cni_none_leaves_the_pod_network_to_the_user(node) -> None:
+    _cluster_env(node, "K8S_INIT=1\n")
+    res = run("k8s-init", node, INIT_CONFIG=str(_generated_init_config(node, "10.244.0.0/16")))
+    assert res.returncode == 0, res.stderr
+    assert "apply a pod network yourself" in res.stderr
+    assert not (node["state"] / "kubeadm.log.kubectl").exists()
+
+
+def test_the_pinned_manifest_is_flannels_file_at_the_tag_with_the_preloaded_images() -> None:
+    """matrix.yml's sha256/images/network are what flannel's repository holds at the pinned tag."""
+    import hashlib
+
+    from generator.images.catalog import cni_manifest, node_images
+    from generator.matrix.model import load_matrix
+
+    matrix = load_matrix()
+    for row in matrix.rows:
+        data = flannel_manifest(row.minor)
+        m = cni_manifest(row)
+        assert m is not None
+        assert hashlib.sha256(data).hexdigest() == m["sha256"], row.minor
+        docs = [d for d in yaml.safe_load_all(data) if d]
+        (ds,) = [d for d in docs if d["kind"] == "DaemonSet"]
+        spec = ds["spec"]["template"]["spec"]
+        images = {c["image"] for c in spec["containers"] + spec.get("initContainers", [])}
+        assert images == set(m["images"]), row.minor
+        preloaded = {i.ref for i in node_images(matrix, row, "worker", "flannel")}
+        assert images <= preloaded, row.minor
+        (cm,) = [d for d in docs if d["kind"] == "ConfigMap"]
+        assert json.loads(cm["data"]["net-conf.json"])["Network"] == m["network"]
+        # the recipe fetches exactly that file and checks exactly that hash
+        recipes = REPO / "meta-rcar-k8s/recipes-kubernetes/flannel-manifest"
+        recipe = (recipes / f"flannel-manifest_{row.version('flannel')}.bb").read_text()
+        assert f'SRC_URI[sha256sum] = "{m["sha256"]}"' in recipe and m["url"] in recipe
