@@ -745,3 +745,45 @@ def test_the_pinned_manifest_is_flannels_file_at_the_tag_with_the_preloaded_imag
         recipes = REPO / "meta-rcar-k8s/recipes-kubernetes/flannel-manifest"
         recipe = (recipes / f"flannel-manifest_{row.version('flannel')}.bb").read_text()
         assert f'SRC_URI[sha256sum] = "{m["sha256"]}"' in recipe and m["url"] in recipe
+
+
+# ---- issue 16: the boot finishes while the API server is unreachable ---------------------------
+
+
+def _unit(name: str) -> dict[str, str]:
+    """Key -> last value of a unit file (enough for the keys asserted here)."""
+    out: dict[str, str] = {}
+    for line in (FILES / name).read_text().splitlines():
+        if "=" in line and not line.lstrip().startswith(("#", "[")):
+            key, value = line.split("=", 1)
+            out[key.strip()] = value.strip()
+    return out
+
+
+def _seconds(value: str) -> float:
+    """systemd time span -> seconds (infinity -> inf); enough of systemd.time(7) for unit files."""
+    if value == "infinity":
+        return float("inf")
+    import re
+
+    units = {"": 1, "s": 1, "sec": 1, "min": 60, "m": 60, "h": 3600, "ms": 0.001}
+    return sum(float(n) * units[u] for n, u in re.findall(r"(\d+)\s*([a-z]*)", value))
+
+
+def test_k8s_join_does_not_hold_the_boot_while_the_api_server_is_away() -> None:
+    """multi-user.target waits for the oneshots it wants (systemd.target(5): a target adds After= to
+    its Wants=); k8s-join may wait for the API server for hours, so it must not be a oneshot with an
+    unbounded start timeout, and a failed attempt must come back without a reboot."""
+    u = _unit("k8s-join.service")
+    kind = u.get("Type", "simple")
+    bounded = kind not in ("oneshot", "forking", "notify") or _seconds(u.get("TimeoutStartSec", "90s")) < 3600
+    assert bounded, f"Type={kind} TimeoutStartSec={u.get('TimeoutStartSec')} holds multi-user.target"
+    assert u.get("Restart") in ("on-failure", "always") and _seconds(u.get("RestartSec", "0")) > 0
+    assert u.get("StartLimitIntervalSec") == "0"  # retries are never rate-limited into "failed"
+    assert "2" in u.get("RestartPreventExitStatus", "").split()  # a bad join file waits for the user
+
+
+def test_k8s_join_gives_up_only_on_a_bad_file(node) -> None:
+    """Exit codes the unit's Restart= logic relies on: 2 = invalid input (no restart), 1 = retry."""
+    write_env(node, free_port(), K8S_TOKEN="nope")
+    assert run("k8s-join", node).returncode == 2
