@@ -24,4 +24,4 @@ do_install() {
     install -D -m 0644 ${WORKDIR}/kube-flannel-${PV}.yml ${D}${datadir}/rcar-k8s/cni/kube-flannel.yml
 }
 
-FILES:${PN} = "${datadir}/rcar-k8s/cni"
+FILES:${PN} += "${datadir}/rcar-k8s/cni"
