@@ -787,3 +787,29 @@ def test_k8s_join_gives_up_only_on_a_bad_file(node) -> None:
     """Exit codes the unit's Restart= logic relies on: 2 = invalid input (no restart), 1 = retry."""
     write_env(node, free_port(), K8S_TOKEN="nope")
     assert run("k8s-join", node).returncode == 2
+
+
+# Copied verbatim from docs/first-boot.md (the test checks it is still there).
+DOCS_CLUSTER_ENV = """\
+    K8S_INIT=1
+    K8S_CONTROL_PLANE_ENDPOINT=192.0.2.100:6443   # optional HA endpoint
+    K8S_VIP=192.0.2.100                           # optional kube-vip VIP (ARP mode)
+    K8S_VIP_INTERFACE=eth0
+"""
+
+
+def test_the_docs_cluster_env_example_parses(node) -> None:
+    assert DOCS_CLUSTER_ENV in (REPO / "docs/first-boot.md").read_text()
+    _cluster_env(node, DOCS_CLUSTER_ENV)
+    res = run(
+        "k8s-init",
+        node,
+        INIT_CONFIG=str(_init_config(node)),
+        KUBE_VIP_TEMPLATE=str(FILES / "kube-vip.yaml.in"),
+    )
+    assert res.returncode == 0, res.stderr
+    cfg = yaml.safe_load((node["state"] / "kubeadm.log.config").read_text())
+    assert cfg["controlPlaneEndpoint"] == "192.0.2.100:6443"
+    pod = yaml.safe_load((node["kube"] / "manifests" / "kube-vip.yaml").read_text())
+    env = {e["name"]: e["value"] for e in pod["spec"]["containers"][0]["env"]}
+    assert env["address"] == "192.0.2.100" and env["vip_interface"] == "eth0"
