@@ -2,7 +2,7 @@
 
   rcar-k8s matrix check   [--matrix FILE] [--date YYYY-MM-DD] [--build binary|source] [--yocto S] [--go V]
                           [--format text|json] [--sources DIR [--kubespray FILE]]
-      Validate the matrix (shape, then rules R1-R20 for every row and runtime profile), and say how
+      Validate the matrix (shape, then rules R1-R21 for every row and runtime profile), and say how
       old it is: the age of `checked` at --date (STALE past 30 days), rows past their maintenance
       date, a default row that is not the newest supported minor.
       --sources DIR: also compare with local upstream mirrors DIR/OWNER+NAME/repo (tag commits, Go
@@ -96,7 +96,7 @@ def register(parser: argparse.ArgumentParser) -> None:
     fmt = argparse.RawDescriptionHelpFormatter
 
     p = sub.add_parser(
-        "check", help="validate the matrix against rules R1-R20", description=__doc__, formatter_class=fmt
+        "check", help="validate the matrix against rules R1-R21", description=__doc__, formatter_class=fmt
     )
     _common(p)
     _target(p)

@@ -89,6 +89,28 @@ def node_images(matrix: Matrix, row: Row, role: str, cni: str = "flannel", ha: b
     return images
 
 
+def cni_manifest(row: Row, cni: str = "flannel") -> dict[str, Any] | None:
+    """The pinned manifest k8s-init applies for ``cni`` (None: ``none``, the user brings one)."""
+    if cni == "none":
+        return None
+    return dict(row.comp(cni)["manifest"])
+
+
+def manifest_image_mismatch(matrix: Matrix, row: Row, cni: str = "flannel") -> tuple[list[str], list[str]]:
+    """(in the manifest but not preloaded, preloaded for the CNI but not in the manifest).
+
+    Air-gapped means every image the manifest names is in the node's image archives, and every
+    CNI image the archives carry is one the manifest uses; both lists empty is the only good answer.
+    """
+    manifest = cni_manifest(row, cni)
+    if manifest is None:
+        return [], []
+    base = {i.ref for i in node_images(matrix, row, "worker", "none")}
+    preloaded = {i.ref for i in node_images(matrix, row, "worker", cni)} - base
+    named = {str(r) for r in manifest["images"]}
+    return sorted(named - preloaded), sorted(preloaded - named)
+
+
 def unconfirmed(images: list[Image]) -> list[Image]:
     return [i for i in images if i.digest is None]
 

@@ -57,19 +57,19 @@ def containerd_config(row: Row) -> bytes:
         "# the sandbox image is kubeadm's pause for this minor (pre-pulled for air-gapped joins).\n"
     )
     body = f"""
-version = {f['config_version']}
+version = {f["config_version"]}
 
-[{f['sandbox_image_table']}]
-  {f['sandbox_image_key']} = '{f['sandbox_image']}'
+[{f["sandbox_image_table"]}]
+  {f["sandbox_image_key"]} = '{f["sandbox_image"]}'
 
 [{runtime}]
   default_runtime_name = 'runc'
 
 [{runc}]
-  runtime_type = '{f['runtime_type']}'
+  runtime_type = '{f["runtime_type"]}'
 
 [{options}]
-  SystemdCgroup = {'true' if f['systemd_cgroup'] else 'false'}
+  SystemdCgroup = {"true" if f["systemd_cgroup"] else "false"}
 """
     return _text(head + body)
 
@@ -93,8 +93,23 @@ SYSCTL = """
 net.bridge.bridge-nf-call-iptables = 1
 net.bridge.bridge-nf-call-ip6tables = 1
 net.ipv4.ip_forward = 1
+"""
+
+# Only for a dual-stack cluster (a pod subnet with an IPv6 range). On an IPv4 cluster it would
+# cost the uplink its IPv6 address: with forwarding on, accept_ra=1 ignores router advertisements
+# (linux Documentation/networking/ip-sysctl.rst, accept_ra: "1 - Accept if forwarding is disabled").
+DUAL_STACK_SYSCTL = """
+# Kubernetes dual-stack node: forward IPv6 pod traffic (meta-rcar-k8s k8s-node-config; installed
+# only when RCAR_K8S_POD_SUBNET holds an IPv6 range)
 net.ipv6.conf.all.forwarding = 1
 """
+DUAL_STACK_SYSCTL_PATH = "/etc/sysctl.d/91-k8s-dual-stack.conf"
+
+
+def is_dual_stack(pod_subnet: str) -> bool:
+    """A pod subnet list with an IPv6 range (kubeadm podSubnet "10.244.0.0/16,fd00:10:244::/56")."""
+    return any(":" in cidr for cidr in pod_subnet.split(","))
+
 
 # kubernetes/release cmd/krel/templates/latest/kubelet/kubelet.service, binary path /usr/bin
 KUBELET_SERVICE = """
@@ -233,6 +248,7 @@ OWNERS: dict[str, tuple[str, int]] = {
     "/etc/crictl.yaml": ("k8s-node-config", 0o644),
     "/etc/modules-load.d/k8s.conf": ("k8s-node-config", 0o644),
     "/etc/sysctl.d/90-k8s.conf": ("k8s-node-config", 0o644),
+    DUAL_STACK_SYSCTL_PATH: ("k8s-node-config", 0o644),
     f"{UNITDIR}/kubelet.service.d/20-rcar-k8s.conf": ("k8s-node-config", 0o644),
     "/usr/lib/systemd/system-preset/80-rcar-k8s.preset": ("k8s-node-config", 0o644),
     f"{UNITDIR}/rcar-k8s-hostname.service": ("k8s-node-config", 0o644),
@@ -244,7 +260,7 @@ OWNERS: dict[str, tuple[str, int]] = {
 }
 
 
-def files(row: Row, role: str = "worker") -> list[NodeFile]:
+def files(row: Row, role: str = "worker", dual_stack: bool = False) -> list[NodeFile]:
     if role not in ROLES:
         raise ValueError(f"role must be one of {ROLES}, not {role!r}")
     data = {
@@ -261,19 +277,21 @@ def files(row: Row, role: str = "worker") -> list[NodeFile]:
         f"{UNITDIR}/kubelet.service.d/10-kubeadm.conf": _text(KUBEADM_DROPIN),
         f"{UNITDIR}/containerd.service": _text(CONTAINERD_SERVICE),
     }
+    if dual_stack:
+        data[DUAL_STACK_SYSCTL_PATH] = _text(DUAL_STACK_SYSCTL)
     # worker and control-plane share the node base today; role-specific files (etcd tmpfs,
     # kubeadm config) come from their own recipes.
     return [NodeFile(p, *OWNERS[p], data[p]) for p in sorted(data)]
 
 
-def node_files(row: Row, role: str = "worker") -> dict[str, bytes]:
+def node_files(row: Row, role: str = "worker", dual_stack: bool = False) -> dict[str, bytes]:
     """Absolute target path -> exact bytes the layer installs on a node of ``role``."""
-    return {f.path: f.content for f in files(row, role)}
+    return {f.path: f.content for f in files(row, role, dual_stack)}
 
 
-def content(row: Row, path: str, role: str = "worker") -> str:
+def content(row: Row, path: str, role: str = "worker", dual_stack: bool = False) -> str:
     """One file's text, for templates: ``{{ gen.layer.node_files.content(row, '/etc/crictl.yaml') }}``."""
-    return node_files(row, role)[path].decode()
+    return node_files(row, role, dual_stack)[path].decode()
 
 
 def modes(row: Row, role: str = "worker") -> dict[str, int]:

@@ -1,4 +1,4 @@
-"""The compatibility rules R1-R20 as data, and ``check_matrix`` which applies them.
+"""The compatibility rules R1-R21 as data, and ``check_matrix`` which applies them.
 
 Each ``Rule`` has an id, a one-line text, its upstream source, the severity of a violation and a
 pure ``check(ctx)`` over one row (``Context``: the row, the Yocto series and its Go, build mode,
@@ -529,6 +529,31 @@ def _r19(ctx: Context) -> Iterator[Hit]:
         )
 
 
+def _r21(ctx: Context) -> Iterator[Hit]:
+    from generator.images.catalog import manifest_image_mismatch
+
+    comp = ctx.comp("flannel")
+    manifest = (comp or {}).get("manifest")
+    if not manifest:
+        yield Hit("flannel", "no pinned CNI manifest: k8s-init has nothing to apply and nodes stay NotReady")
+        return
+    tag = f"v{comp['version']}"
+    if f"/{tag}/" not in str(manifest["url"]):
+        yield Hit("flannel", f"manifest {manifest['url']} is not read at flannel's pinned tag {tag}")
+    matrix = Matrix(path=Path("<row>"), data={"addons": {}}, rows=(ctx.row,))
+    extra, unused = manifest_image_mismatch(matrix, ctx.row)
+    if extra:
+        yield Hit(
+            "flannel",
+            f"{manifest['path']} at {tag} pulls {', '.join(extra)}, which the air-gapped image list "
+            "does not carry (the node would pull it, or hang without network)",
+        )
+    if unused:
+        yield Hit(
+            "flannel", f"the air-gapped image list carries {', '.join(unused)}, which the manifest never uses"
+        )
+
+
 def runc_support(line: str, date: dt.date) -> str | None:
     """None when the runc line is supported at ``date``, else why not."""
     released = sorted((d, ln) for ln, d in facts.RUNC_RELEASED.data.items() if d <= date)
@@ -743,6 +768,16 @@ RULES: tuple[Rule, ...] = (
         facts.K8S_LIFECYCLE.source + "; " + facts.CONTAINERD_EOL.source + "; " + facts.RUNC_RELEASED.source,
         WARNING,
         _r20,
+    ),
+    Rule(
+        "R21",
+        "CNI manifest",
+        "the pinned CNI manifest is read at the CNI's tag and its image references equal the "
+        "air-gapped image list's CNI images",
+        "flannel-io/flannel Documentation/kube-flannel.yml at the pinned tag",
+        ERROR,
+        _r21,
+        way_out="pin flannel's manifest at its tag (url, sha256, images) and its images in the row",
     ),
 )
 RULES_BY_ID = {r.id: r for r in RULES}

@@ -178,6 +178,31 @@ def _row(v: _Validator, row: dict[str, Any], p: tuple[Any, ...]) -> None:
 KUBE_IMAGES = ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "kube-proxy")
 
 
+def _cni_manifest(v: _Validator, comp: dict[str, Any], p: tuple[Any, ...]) -> None:
+    """The CNI manifest k8s-init applies (generator/images/catalog.py cni_manifest, rule R21)."""
+    # optional in the shape (an older lock file still loads); rule R21 refuses a row without it
+    m = v.get(
+        comp,
+        p,
+        "manifest",
+        "mapping",
+        hint="the pinned kube-flannel.yml: path, url, sha256, images",
+        optional=True,
+    )
+    if m is None:
+        return
+    mp = (*p, "manifest")
+    v.get(m, mp, "path", "string", hint="path in the flannel repository, e.g. Documentation/kube-flannel.yml")
+    v.get(m, mp, "url", "string", lambda u: u.startswith("https://"), "use an https:// URL at the pinned tag")
+    v.get(m, mp, "sha256", "string", lambda h: bool(_HEX64.match(h)), "the file's sha256 (64 lowercase hex)")
+    v.get(m, mp, "sha256_source", "string", hint="name where the hash was read (repo, tag, path)")
+    images = v.get(m, mp, "images", "list", lambda i: len(i) > 0, "list every image: reference in the file")
+    for i, ref in enumerate(images):
+        if not isinstance(ref, str) or ":" not in ref:
+            v.fail((*mp, "images", i), f"not an image reference: {ref!r}", "write e.g. ghcr.io/org/name:tag")
+    v.get(m, mp, "network", "string", hint="the file's net-conf.json Network, e.g. 10.244.0.0/16")
+
+
 def _component(v: _Validator, name: str, comp: Any, p: tuple[Any, ...]) -> None:
     if not isinstance(comp, dict):
         v.fail(p, "expected a mapping", "give at least version and source")
@@ -191,6 +216,7 @@ def _component(v: _Validator, name: str, comp: Any, p: tuple[Any, ...]) -> None:
     if name == "flannel":
         entry = v.get(comp, p, "cni_plugin_image", "mapping")
         v.get(entry, (*p, "cni_plugin_image"), "image", "string")
+        _cni_manifest(v, comp, p)
     v.get(comp, p, "version", "version", hint="write the version as a quoted string, e.g. '1.36.4'")
     v.get(comp, p, "source", "string", hint="name the upstream source (URL or repo+path)")
     v.get(comp, p, "go", "version", optional=True, hint="the Go version its go.mod needs, quoted")

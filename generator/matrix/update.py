@@ -399,6 +399,17 @@ class RowUpdater:
         self.github_component("flannel", rel, f"newest flannel release ({rel.published})", go=False)
         comp = self.comps["flannel"]
         self.set_image(comp, comp["image"].rsplit(":", 1)[0] + f":{rel.tag}")
+        manifest = comp.get("manifest") or {}
+        if f"/{rel.tag}/" not in str(manifest.get("url", "")):
+            # the manifest k8s-init applies, read at the new tag; its CNI-plugin image is the one to preload
+            fact = src.flannel_manifest(self.http, rel.tag, str(manifest.get("path") or src.FLANNEL_MANIFEST))
+            comp["manifest"] = dict(
+                fact.value, why=manifest.get("why", "applied by k8s-init after kubeadm init")
+            )
+            plugin = comp.get("cni_plugin_image")
+            for ref in fact.value["images"]:  # type: ignore[union-attr]
+                if plugin is not None and str(ref).rsplit(":", 1)[0] == plugin["image"].rsplit(":", 1)[0]:
+                    self.set_image(plugin, str(ref))
 
     def cri_dockerd(self) -> None:
         cur = src.parse_version(str(self.comps["cri-dockerd"]["version"]))

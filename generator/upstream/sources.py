@@ -268,3 +268,39 @@ def containerd_runc_version(http: HttpClient, tag: str) -> Fact[str]:
     if parse_version(text) is None:
         raise _bad(http, url, f"expected a runc version like v1.3.6, got '{text[:40]}'")
     return Fact(text.lstrip("v"), url)
+
+
+FLANNEL_MANIFEST = "Documentation/kube-flannel.yml"
+
+
+def flannel_manifest(http: HttpClient, tag: str, path: str = FLANNEL_MANIFEST) -> Fact[dict[str, object]]:
+    """flannel's own manifest at ``tag``: sha256, the DaemonSet's image references, net-conf Network.
+
+    What k8s-init applies (the flannel-manifest recipe fetches this URL and checks this sha256);
+    rule R21 then compares the images with the air-gapped image list.
+    """
+    import hashlib
+    import json
+
+    url = f"{RAW}/flannel-io/flannel/{tag}/{path}"
+    text = http.get_text(url)
+    try:
+        docs = [d for d in yaml.safe_load_all(text) if isinstance(d, dict)]
+        ds = next(d for d in docs if d.get("kind") == "DaemonSet")
+        spec = ds["spec"]["template"]["spec"]
+        images = sorted({c["image"] for c in spec.get("initContainers", []) + spec["containers"]})
+        cm = next(d for d in docs if d.get("kind") == "ConfigMap" and "net-conf.json" in d.get("data", {}))
+        network = json.loads(cm["data"]["net-conf.json"])["Network"]
+    except (yaml.YAMLError, StopIteration, KeyError, TypeError, ValueError) as exc:
+        raise _bad(
+            http, url, f"not flannel's manifest (DaemonSet images, net-conf.json Network): {exc}"
+        ) from None
+    value: dict[str, object] = {
+        "path": path,
+        "url": url,
+        "sha256": hashlib.sha256(text.encode()).hexdigest(),
+        "sha256_source": f"{url} (hashed by rcar-k8s matrix update)",
+        "images": images,
+        "network": str(network),
+    }
+    return Fact(value, url)

@@ -3,6 +3,7 @@ into a REAL containerd (Debian's package) in the k8s.io namespace; nothing is pu
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -130,3 +131,89 @@ def test_blob_set_without_manifest_is_refused(tmp_path: Path) -> None:
     )
     assert res.returncode == 1 and "not among the blobs" in res.stderr
     assert shutil.which("ctr")
+
+
+# ---- issue 16: the import checks the content is usable, and a failed import stops kubeadm -------
+
+
+def _ctr(sock: Path, *args: str) -> str:
+    env = dict(os.environ, CONTAINERD_SNAPSHOTTER="native")
+    return subprocess.run(
+        ["ctr", "--address", str(sock), "-n", "k8s.io", *args],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
+    ).stdout
+
+
+def test_an_image_that_went_missing_is_imported_again(tmp_path: Path, containerd: Path) -> None:
+    images, digest = _images_dir(tmp_path)
+    state = tmp_path / "state-dir"
+    assert _import(images, containerd, state).returncode == 0
+    _ctr(containerd, "images", "rm", REF)  # e.g. removed by hand: the stamp still says "imported"
+    again = _import(images, containerd, state)
+    assert again.returncode == 0, again.stderr
+    assert "not in containerd; importing again" in again.stderr
+    assert REF in _ctr(containerd, "images", "ls", "-q").split()
+
+
+def test_an_image_with_missing_content_is_imported_again(tmp_path: Path, containerd: Path) -> None:
+    images, digest = _images_dir(tmp_path)
+    state = tmp_path / "state-dir"
+    assert _import(images, containerd, state).returncode == 0
+    archive = ["tar", "-xOf", str(images / "pause.oci.tar"), f"blobs/sha256/{digest.removeprefix('sha256:')}"]
+    manifest = json.loads(subprocess.run(archive, capture_output=True, check=True).stdout)
+    layer = manifest["layers"][0]["digest"]
+    _ctr(containerd, "content", "rm", layer)
+    assert "incomplete" in _ctr(containerd, "images", "check")
+    again = _import(images, containerd, state)
+    assert again.returncode == 0, again.stderr
+    assert "blobs are missing from the content store; importing again" in again.stderr
+    assert "complete (2/2)" in _ctr(containerd, "images", "check")
+
+
+def test_kubelet_and_first_boot_units_require_the_import(tmp_path: Path) -> None:
+    """Run the pinned recipe's real do_install; the drop-ins make kubeadm's units Require= the import."""
+    from tests.etcd.recipe import install
+    from tests.images.test_images_list import _pinned_matrix_data, _render_airgap
+
+    text = _render_airgap(_pinned_matrix_data())
+    bb = tmp_path / "k8s-airgap-images.bb"
+    bb.write_text(text)
+    build = tmp_path / "build"
+    build.mkdir()
+    (build / "pause.oci.tar").write_bytes(b"")
+    root = tmp_path / "root"
+    install(bb, root, "k8s-airgap-images", {"S": str(FILES), "B": str(build)})
+    unitdir = root / "usr/lib/systemd/system"
+    for unit in ("kubelet", "k8s-join", "k8s-init"):
+        dropin = (unitdir / f"{unit}.service.d/30-rcar-k8s-images.conf").read_text()
+        assert "Requires=k8s-images-import.service" in dropin and "After=k8s-images-import.service" in dropin
+    # systemd itself accepts the units with the drop-ins (a typo would be reported here)
+    verify_root = tmp_path / "verify"
+    shutil.copytree("/lib/systemd/system", verify_root / "usr/lib/systemd/system", symlinks=True)
+    shutil.copytree(unitdir, verify_root / "etc/systemd/system", dirs_exist_ok=True)
+    join_files = REPO / "meta-rcar-k8s/recipes-kubernetes/k8s-join/files"
+    for unit in ("k8s-join.service", "k8s-init.service"):
+        shutil.copyfile(join_files / unit, verify_root / "etc/systemd/system" / unit)
+    libexec = verify_root / "usr/libexec/rcar-k8s"
+    libexec.mkdir(parents=True)
+    for script in ("k8s-join", "k8s-init", "k8s-images-import"):
+        (libexec / script).write_text("#!/bin/sh\n")
+        (libexec / script).chmod(0o755)
+    res = subprocess.run(
+        [
+            require_tool("systemd-analyze"),
+            "verify",
+            "--man=no",
+            "--generators=no",
+            f"--root={verify_root}",
+            "k8s-join.service",
+            "k8s-init.service",
+            "k8s-images-import.service",
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert res.returncode == 0 and not res.stderr.strip(), res.stderr

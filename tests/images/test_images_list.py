@@ -76,20 +76,31 @@ def test_recipe_refuses_at_parse_time_while_digests_are_unconfirmed() -> None:
     assert "raise bb.parse.SkipRecipe(" in text and "SRC_URI +=" not in text
 
 
-def test_recipe_fetches_every_blob_by_digest_once_pinned() -> None:
+def _pinned_entries(data: dict) -> list[dict]:
+    row = next(r for r in data["rows"] if r["k8s"] == "1.36")
+    entries = [row["components"][c] for c in ("pause", "coredns", "etcd", "flannel")]
+    entries += list(row["components"]["kubernetes"]["images"].values())
+    entries += [row["components"]["flannel"]["cni_plugin_image"], data["addons"]["kube-vip"]]
+    return entries
+
+
+def _pinned_matrix_data() -> dict:
+    """The committed matrix with distinct, well-formed fake digests for every image of row 1.36."""
     data = store.load(paths.MATRIX_FILE)
     counter = iter(range(1, 10_000))
 
     def fake() -> str:  # distinct, well-formed digests: the template must copy them, not invent them
         return "sha256:" + f"{next(counter):064x}"
 
-    row = next(r for r in data["rows"] if r["k8s"] == "1.36")
-    entries = [row["components"][c] for c in ("pause", "coredns", "etcd", "flannel")]
-    entries += list(row["components"]["kubernetes"]["images"].values())
-    entries += [row["components"]["flannel"]["cni_plugin_image"], data["addons"]["kube-vip"]]
-    for e in entries:
+    for e in _pinned_entries(data):
         e["digest"] = fake()
         e["arm64"] = {"manifest": fake(), "config": fake(), "layers": [fake(), fake()]}
+    return data
+
+
+def test_recipe_fetches_every_blob_by_digest_once_pinned() -> None:
+    data = _pinned_matrix_data()
+    entries = _pinned_entries(data)
     text = _render_airgap(data)
     assert "SkipRecipe" not in text
     for e in entries:

@@ -101,3 +101,48 @@ def test_node_basics_present():
     assert b"unix:///run/containerd/containerd.sock" in files["/etc/crictl.yaml"]
     with pytest.raises(ValueError):
         node_files.node_files(load_matrix().default_row, role="bogus")
+
+
+# ---- issue 16: IPv6 forwarding only on a dual-stack cluster -------------------------------------
+
+
+def test_ipv4_node_keeps_ipv6_router_advertisements():
+    """net.ipv6.conf.all.forwarding=1 makes accept_ra=1 ignore RAs: not on an IPv4-only cluster."""
+    files = node_files.node_files(load_matrix().default_row)
+    assert b"net.ipv6.conf.all.forwarding" not in b"".join(files.values())
+    dual = node_files.node_files(load_matrix().default_row, dual_stack=True)
+    assert b"net.ipv6.conf.all.forwarding = 1" in dual[node_files.DUAL_STACK_SYSCTL_PATH]
+    assert (NODE_CONFIG / "files/91-k8s-dual-stack.conf").read_bytes() == dual[
+        node_files.DUAL_STACK_SYSCTL_PATH
+    ]
+
+
+@pytest.mark.parametrize(
+    ("pod_subnet", "dual"),
+    [("10.244.0.0/16", False), ("10.244.0.0/16,fd00:10:244::/56", True), ("fd00:10:244::/56", True)],
+)
+def test_recipe_installs_ipv6_forwarding_only_for_dual_stack(tmp_path, pod_subnet, dual):
+    """The recipe's real do_install, run with bash, for each pod subnet."""
+    from tests.etcd.recipe import install
+
+    row = load_matrix().default_row
+    import shutil
+
+    root, workdir = tmp_path / "root", tmp_path / "workdir"  # WORKDIR as BitBake's FILESPATH fills it
+    shutil.copytree(NODE_CONFIG / "files", workdir)
+    shutil.copytree(NODE_CONFIG / f"k8s-node-config-{row.minor}", workdir, dirs_exist_ok=True)
+    install(
+        NODE_CONFIG / f"k8s-node-config_{row.minor}.bb",
+        root,
+        "k8s-node-config",
+        {"RCAR_K8S_POD_SUBNET": pod_subnet, "WORKDIR": str(workdir)},
+    )
+    assert (root / "etc/sysctl.d/90-k8s.conf").is_file()
+    assert (
+        (root / "etc/sysctl.d/91-k8s-dual-stack.conf").is_file()
+        == dual
+        == node_files.is_dual_stack(pod_subnet)
+    )
+    if not dual:
+        for f in (root / "etc/sysctl.d").iterdir():
+            assert b"net.ipv6.conf.all.forwarding" not in f.read_bytes(), f

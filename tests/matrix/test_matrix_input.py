@@ -119,7 +119,7 @@ def test_show_and_rules():
     assert res.returncode == 0
     for r in RULES:
         assert f"| {r.id} |" in res.stdout
-    assert [r.id for r in RULES] == [f"R{i}" for i in range(1, 21)]
+    assert [r.id for r in RULES] == [f"R{i}" for i in range(1, 22)]
     assert all(r.source and r.text and r.severity in ("error", "warning") for r in RULES)
 
 

@@ -1,4 +1,4 @@
-"""Every rule R1-R20: break exactly that rule in a copy of the committed matrix; `matrix check` names it.
+"""Every rule R1-R21: break exactly that rule in a copy of the committed matrix; `matrix check` names it.
 
 Some rules imply others (kubeadm deploys the control plane at its own version, containerd's support
 table only lists CRI v1 runtimes), so each case states the exact set of error rules it must produce.
@@ -85,6 +85,21 @@ def _no_cri_dockerd(d: dict[str, Any]) -> None:
     del comps(d, "1.36")["cri-dockerd"]
 
 
+def _flannel_manifest_pulls(extra: str):
+    def f(d: dict[str, Any]) -> None:
+        comps(d, "1.36")["flannel"]["manifest"]["images"].append(extra)
+
+    return f
+
+
+def _flannel_bumped_without_its_manifest(d: dict[str, Any]) -> None:
+    comps(d, "1.36")["flannel"].update(version="0.29.0", image="ghcr.io/flannel-io/flannel:v0.29.0")
+
+
+def _no_flannel_manifest(d: dict[str, Any]) -> None:
+    del comps(d, "1.36")["flannel"]["manifest"]
+
+
 CASES = [
     # rule, mutation, exact set of error rules expected
     ("R1", _set_kubelet("1.32.0"), {"R1", "R2", "R5"}),  # 4 minors older: kube-proxy and kubeadm skew too
@@ -110,6 +125,9 @@ CASES = [
     ("R17", _pause, {"R17"}),
     ("R18", _etcd, {"R18"}),
     ("R19", _no_cri_dockerd, {"R19"}),
+    ("R21", _flannel_manifest_pulls("docker.io/library/busybox:1.36"), {"R21"}),
+    ("R21", _flannel_bumped_without_its_manifest, {"R21"}),
+    ("R21", _no_flannel_manifest, {"R21"}),
 ]
 
 

@@ -8,7 +8,8 @@ LICENSE = "MIT"
 LIC_FILES_CHKSUM = "file://${COMMON_LICENSE_DIR}/MIT;md5=0835ade698e0bcf8506ecda2f7b4f302"
 
 # Generated from the matrix by `rcar-k8s generate`; the image list is `rcar-k8s images list --k8s 1.37`.
-SRC_URI = "file://k8s-images-import file://k8s-images-import.service file://oci-archive-from-blobs"
+SRC_URI = "file://k8s-images-import file://k8s-images-import.service file://k8s-images-required.conf \
+           file://oci-archive-from-blobs"
 
 # Not buildable yet: these image digests are unconfirmed in the matrix, and an image fetched by
 # tag is not reproducible. Run `rcar-k8s matrix update` on a connected host, then `rcar-k8s generate`.
@@ -28,7 +29,8 @@ SYSTEMD_SERVICE:${PN} = "k8s-images-import.service"
 # Each role package carries its own lock: a worker lists only the archives it installs.
 FILES:${PN}-worker += "${datadir}/rcar-k8s/images/images-worker.lock ${datadir}/rcar-k8s/images/pause.oci.tar ${datadir}/rcar-k8s/images/kube-proxy.oci.tar ${datadir}/rcar-k8s/images/coredns.oci.tar ${datadir}/rcar-k8s/images/flannel.oci.tar ${datadir}/rcar-k8s/images/flannel-cni-plugin.oci.tar "
 FILES:${PN}-control-plane += "${datadir}/rcar-k8s/images/images-control-plane.lock ${datadir}/rcar-k8s/images/etcd.oci.tar ${datadir}/rcar-k8s/images/kube-apiserver.oci.tar ${datadir}/rcar-k8s/images/kube-controller-manager.oci.tar ${datadir}/rcar-k8s/images/kube-scheduler.oci.tar ${datadir}/rcar-k8s/images/kube-vip.oci.tar "
-FILES:${PN} += "${libexecdir}/rcar-k8s/k8s-images-import ${systemd_system_unitdir}/k8s-images-import.service"
+FILES:${PN} += "${libexecdir}/rcar-k8s/k8s-images-import ${systemd_system_unitdir}/k8s-images-import.service \
+                ${systemd_system_unitdir}/*.service.d/30-rcar-k8s-images.conf"
 RDEPENDS:${PN} = "bash coreutils virtual-containerd"
 RDEPENDS:${PN}-worker = "${PN}"
 RDEPENDS:${PN}-control-plane = "${PN} ${PN}-worker"

@@ -13,6 +13,7 @@ SRC_URI = "file://config.toml \
            file://crictl.yaml \
            file://k8s-modules.conf \
            file://90-k8s.conf \
+           file://91-k8s-dual-stack.conf \
            file://20-rcar-k8s.conf \
            file://80-rcar-k8s.preset \
            file://rcar-k8s-hostname.service \
@@ -22,6 +23,10 @@ SRC_URI = "file://config.toml \
 
 inherit systemd allarch rcar_k8s_arm64
 
+# The cluster's pod subnet (conf/distro/rcar-k8s.conf); an IPv6 range in it makes the node dual-stack
+# nooelint: oelint.vars.mispell.unknown - this layer's own variable (conf/distro/rcar-k8s.conf)
+RCAR_K8S_POD_SUBNET ??= "10.244.0.0/16"
+
 do_configure[noexec] = "1"
 do_compile[noexec] = "1"
 
@@ -30,6 +35,11 @@ do_install() {
     install -D -m 0644 ${WORKDIR}/crictl.yaml ${D}${sysconfdir}/crictl.yaml
     install -D -m 0644 ${WORKDIR}/k8s-modules.conf ${D}${sysconfdir}/modules-load.d/k8s.conf
     install -D -m 0644 ${WORKDIR}/90-k8s.conf ${D}${sysconfdir}/sysctl.d/90-k8s.conf
+    # IPv6 forwarding only on a dual-stack cluster: on an IPv4 one it would stop the uplink's
+    # router advertisements (accept_ra ignores them while forwarding is on)
+    case "${RCAR_K8S_POD_SUBNET}" in
+    *:*) install -D -m 0644 ${WORKDIR}/91-k8s-dual-stack.conf ${D}${sysconfdir}/sysctl.d/91-k8s-dual-stack.conf ;;
+    esac
     install -D -m 0644 ${WORKDIR}/20-rcar-k8s.conf ${D}${systemd_system_unitdir}/kubelet.service.d/20-rcar-k8s.conf
     install -D -m 0644 ${WORKDIR}/80-rcar-k8s.preset ${D}${systemd_unitdir}/system-preset/80-rcar-k8s.preset
     install -D -m 0644 ${WORKDIR}/rcar-k8s-hostname.service ${D}${systemd_system_unitdir}/rcar-k8s-hostname.service

@@ -14,7 +14,9 @@ RCAR_K8S_VERSION ??= "1.36"
 KUBEADM_CONFIG_MINORS = "1.35 1.36 1.37"
 
 # Knobs for local.conf
-KUBEADM_POD_SUBNET ?= "10.244.0.0/16"
+# nooelint: oelint.vars.mispell.unknown - this layer's own variable (conf/distro/rcar-k8s.conf)
+RCAR_K8S_POD_SUBNET ??= "10.244.0.0/16"
+KUBEADM_POD_SUBNET ?= "${RCAR_K8S_POD_SUBNET}"
 KUBEADM_SERVICE_SUBNET ?= "10.96.0.0/12"
 # nooelint: oelint.vars.mispell.unknown - the runtime profile's socket, decided in conf/distro/rcar-k8s.conf
 RCAR_K8S_CRI_SOCKET ??= "unix:///run/containerd/containerd.sock"

@@ -23,6 +23,12 @@ RDEPENDS:${PN} += "etcd-tmpfs kubeadm-config"
 # k8s-join-init: first-boot `kubeadm init --config` when the boot partition's cluster.env says so
 # nooelint: oelint.vars.dependsordered - appended in this block, one group per owner
 RDEPENDS:${PN} += "k8s-join-init"
+# flannel-manifest: the pod network k8s-init applies after kubeadm init (matrix-pinned, air-gapped);
+# RCAR_K8S_CNI = "none" leaves the pod network to the user
+# nooelint: oelint.vars.mispell.unknown - this layer's own variable (classes/rcar_k8s_kernel.bbclass)
+RCAR_K8S_CNI ??= "flannel"
+# nooelint: oelint.vars.dependsordered - appended in this block, one group per owner
+RDEPENDS:${PN} += "${@'flannel-manifest' if d.getVar('RCAR_K8S_CNI') == 'flannel' else ''}"
 # nooelint: oelint.vars.mispell.unknown - this layer's own variable (docs/first-boot.md)
 RCAR_K8S_AIRGAP ??= "0"
 # nooelint: oelint.vars.dependsordered - appended in this block, one group per owner

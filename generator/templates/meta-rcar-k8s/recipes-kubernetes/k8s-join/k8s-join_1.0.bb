@@ -47,6 +47,7 @@ FILES:${PN} += "${libexecdir}/rcar-k8s/k8s-join ${systemd_system_unitdir}/k8s-jo
 FILES:${PN}-init += "${libexecdir}/rcar-k8s/k8s-init ${systemd_system_unitdir}/k8s-init.service \
                      ${datadir}/rcar-k8s/kube-vip.yaml.in"
 
-# kubeadm runs the join/init; bash for /dev/tcp probes; coreutils for shred and timeout.
-RDEPENDS:${PN} = "bash coreutils kubeadm"
-RDEPENDS:${PN}-init = "bash coreutils kubeadm sed"
+# kubeadm runs the join/init; bash for /dev/tcp probes; coreutils for shred, timeout and sha256sum.
+RDEPENDS:${PN} = "bash coreutils gawk grep kubeadm sed"
+# kubectl applies the pod network (flannel-manifest) after init
+RDEPENDS:${PN}-init = "bash coreutils grep kubeadm kubectl sed"
