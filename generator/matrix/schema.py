@@ -15,12 +15,10 @@ from typing import Any
 
 from generator.errors import UserError
 from generator.matrix import versions
-from generator.matrix.model import COMPONENTS
+from generator.matrix.components import OPTIONAL_COMPONENTS as OPTIONAL_COMPONENTS  # re-exported
+from generator.matrix.components import REQUIRED_COMPONENTS
 from generator.matrix.store import Lines
 
-# The docker runtime profile (docker, cri-dockerd) is optional: R19 judges what is missing.
-OPTIONAL_COMPONENTS = ("docker", "cri-dockerd")
-REQUIRED_COMPONENTS = tuple(c for c in COMPONENTS if c not in OPTIONAL_COMPONENTS)
 KUBE_BINARIES = ("kubeadm", "kubelet", "kubectl")
 CGROUP_DRIVERS = ("systemd", "cgroupfs")
 

@@ -1,0 +1,19 @@
+"""The matrix modules import downwards only: schema must not need model (issue 19: no import circle)."""
+
+import subprocess
+import sys
+
+
+def _loaded_after(module: str) -> set[str]:
+    code = f"import sys, {module}; print('\\n'.join(m for m in sys.modules if m.startswith('generator.')))"
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout
+    return set(out.split())
+
+
+def test_schema_does_not_import_model() -> None:
+    assert "generator.matrix.model" not in _loaded_after("generator.matrix.schema")
+
+
+def test_components_is_a_leaf() -> None:
+    loaded = _loaded_after("generator.matrix.components")
+    assert loaded <= {"generator", "generator.matrix", "generator.matrix.components"}
