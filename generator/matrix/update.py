@@ -19,7 +19,7 @@ registry.py): the tag's index digest and the linux/arm64 manifest, config and la
 that changed upstream for the same version, or a tag (git or image) that moved, is an error, never
 an update.
 
-The new matrix must pass ``matrix check`` (generator/matrix/rules.py) for every new or changed
+The new matrix must pass ``matrix check`` (generator/matrix/rules/) for every new or changed
 row, then it is written atomically. Any fetch, parse or check failure leaves the file untouched.
 Exit status: 0 done (or nothing to do), 1 check failed, 2 bad arguments, 3 upstream fetch failed.
 

@@ -17,3 +17,14 @@ def test_schema_does_not_import_model() -> None:
 def test_components_is_a_leaf() -> None:
     loaded = _loaded_after("generator.matrix.components")
     assert loaded <= {"generator", "generator.matrix", "generator.matrix.components"}
+
+
+def test_rule_table_is_r1_to_r20_once_each() -> None:
+    from generator.matrix import rules
+    from generator.matrix.rules import images, kernel, lifecycle, runtime, skew, yocto
+
+    assert [r.id for r in rules.RULES] == [f"R{i}" for i in range(1, 21)]
+    by_module = [r.id for m in (skew, runtime, kernel, yocto, images, lifecycle) for r in m.RULES]
+    assert sorted(by_module) == sorted(r.id for r in rules.RULES)
+    for name in rules.__all__:  # the names other modules import from generator.matrix.rules
+        assert hasattr(rules, name), name
