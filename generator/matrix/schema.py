@@ -15,8 +15,8 @@ from typing import Any
 
 from generator.errors import UserError
 from generator.matrix import versions
+from generator.matrix.components import IMAGE_COMPONENTS, KUBE_IMAGES, REQUIRED_COMPONENTS
 from generator.matrix.components import OPTIONAL_COMPONENTS as OPTIONAL_COMPONENTS  # re-exported
-from generator.matrix.components import REQUIRED_COMPONENTS
 from generator.matrix.store import Lines
 
 KUBE_BINARIES = ("kubeadm", "kubelet", "kubectl")
@@ -172,10 +172,6 @@ def _row(v: _Validator, row: dict[str, Any], p: tuple[Any, ...]) -> None:
         _component(v, name, comp, (*cp, name))
 
 
-# Image entries the image catalog and the air-gapped image recipes read (generator/images/catalog.py).
-KUBE_IMAGES = ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "kube-proxy")
-
-
 def _component(v: _Validator, name: str, comp: Any, p: tuple[Any, ...]) -> None:
     if not isinstance(comp, dict):
         v.fail(p, "expected a mapping", "give at least version and source")
@@ -204,7 +200,7 @@ def _component(v: _Validator, name: str, comp: Any, p: tuple[Any, ...]) -> None:
     if name == "containerd":
         v.get(comp, p, "config_version", "integer", hint="containerd config.toml `version` (2, 3 or 4)")
         v.get(comp, p, "runc_pinned", "minor", hint="runc line from script/setup/runc-version, e.g. '1.4'")
-    if name in ("pause", "etcd", "coredns", "flannel"):
+    if name in IMAGE_COMPONENTS:
         v.get(comp, p, "image", "string", hint="full image reference, e.g. registry.k8s.io/pause:3.10.2")
     if comp.get("digest") is not None:
         if not (isinstance(comp["digest"], str) and _DIGEST.match(comp["digest"])):

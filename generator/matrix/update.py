@@ -44,6 +44,7 @@ from typing import Any
 from generator import paths
 from generator.errors import UserError
 from generator.matrix import facts, model, store
+from generator.matrix.components import IMAGE_COMPONENTS
 from generator.upstream import sources as src
 from generator.upstream.http import HttpClient, UpstreamError, default_cache_dir
 from generator.upstream.registry import RegistryClient
@@ -441,7 +442,7 @@ def image_entries(comps: dict[str, Any]) -> list[tuple[str, str, dict[str, Any],
     out = []
     for name, entry in ((comps.get("kubernetes") or {}).get("images") or {}).items():
         out.append((name, "kubernetes", entry, "unconfirmed"))
-    for name in ("pause", "coredns", "etcd", "flannel"):
+    for name in IMAGE_COMPONENTS:
         comp = comps.get(name)
         if isinstance(comp, dict) and comp.get("image"):
             out.append((name, name, comp, "image_unconfirmed" if name == "etcd" else "unconfirmed"))
