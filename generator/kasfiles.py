@@ -1,7 +1,8 @@
 """Which kas file builds what: the one place that maps (board, role) to a kas file and image.
 
 Templates (``gen.kasfiles``), ``rcar-k8s build`` and ``rcar-k8s check --bitbake`` all ask here,
-so a new board or role is added once.
+so a new board or role is added once: the kas files themselves are rendered once per ``targets()``
+entry from ``templates/kas/[[ target.name ]].yml.j2`` (and its ``.lock.yml.j2``).
 """
 
 from __future__ import annotations
@@ -19,12 +20,24 @@ KAS_HEADER_VERSION = 14
 # First kas release that reads format 14 and auto-loads `<file>.lock.yml` lock files.
 KAS_MIN_VERSION = "3.3"
 
-BOARDS = ("h3ulcb", "qemuarm64")
+BOARDS = ("h3ulcb", "qemuarm64")  # each is the BitBake MACHINE it builds for
 ROLES = ("worker", "control-plane")
 IMAGES = {"worker": "rcar-k8s-node-image", "control-plane": "rcar-k8s-control-plane-image"}
 _BOARD_PREFIX = {"h3ulcb": "rcar-h3-k8s", "qemuarm64": "qemuarm64-k8s"}
-# Repos only some boards need (the Renesas BSP is useless, and slow to parse, for QEMU).
+# Repos only some boards need (the Renesas BSP is useless, and slow to parse, for QEMU); each has
+# its kas include kas/include/<repo>.yml.
 BOARD_ONLY_REPOS = {"meta-renesas": "h3ulcb"}
+# The header comment of each top-level kas file: what the board is, and what the role's image is for.
+_BOARD_TEXT = {
+    "h3ulcb": "the Renesas R-Car H3 Starter Kit (h3ulcb)",
+    "qemuarm64": "QEMU arm64 (qemuarm64)",
+}
+_PURPOSE = {
+    ("h3ulcb", "worker"): "boots ready for `kubeadm join`",
+    ("h3ulcb", "control-plane"): "boots ready for `kubeadm init`",
+    ("qemuarm64", "worker"): "the h3ulcb stack without the Renesas BSP, for runqemu",
+    ("qemuarm64", "control-plane"): "the h3ulcb stack without the Renesas BSP",
+}
 
 
 @dataclass(frozen=True)
@@ -33,14 +46,39 @@ class Target:
     role: str
 
     @property
+    def name(self) -> str:
+        """The kas file's stem: ``rcar-h3-k8s``, ``qemuarm64-k8s-control-plane``."""
+        suffix = "" if self.role == "worker" else f"-{self.role}"
+        return f"{_BOARD_PREFIX[self.board]}{suffix}"
+
+    @property
     def kas_file(self) -> str:
         """Path of the top-level kas file, relative to the repo root."""
-        suffix = "" if self.role == "worker" else f"-{self.role}"
-        return f"kas/{_BOARD_PREFIX[self.board]}{suffix}.yml"
+        return f"kas/{self.name}.yml"
+
+    @property
+    def lock_file(self) -> str:
+        """The lock file kas loads automatically next to ``kas_file``."""
+        return f"kas/{self.name}.lock.yml"
+
+    @property
+    def machine(self) -> str:
+        return self.board
 
     @property
     def image(self) -> str:
         return IMAGES[self.role]
+
+    @property
+    def summary(self) -> str:
+        """One line for the kas file's header comment."""
+        what = f"{self.role.capitalize()} image for {_BOARD_TEXT[self.board]}"
+        return f"{what}: {_PURPOSE[(self.board, self.role)]}."
+
+    @property
+    def board_includes(self) -> list[str]:
+        """kas includes of the repos only this board needs (kas/include/meta-renesas.yml on h3ulcb)."""
+        return [f"kas/include/{repo}.yml" for repo, board in BOARD_ONLY_REPOS.items() if board == self.board]
 
 
 def targets() -> list[Target]:

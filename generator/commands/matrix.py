@@ -361,7 +361,7 @@ def run_show(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from generator.matrix.model import COMPONENTS
+    from generator.matrix.components import COMPONENTS
     from generator.matrix.rules import load_checked
 
     date = _date(args)

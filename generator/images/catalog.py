@@ -12,12 +12,21 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from generator.errors import UserError
+from generator.matrix.components import KUBE_IMAGES
 from generator.matrix.model import Matrix, Row
 
 ROLES = ("worker", "control-plane")
 CNIS = ("flannel", "none")
 
-_CONTROL_PLANE = ("kube-apiserver", "kube-controller-manager", "kube-scheduler")
+_CONTROL_PLANE = tuple(n for n in KUBE_IMAGES if n != "kube-proxy")
+
+# Why a node preloads each row component that is an image (the list: matrix/components.py).
+_WHY = {
+    "pause": "sandbox image of every pod (kubeadm's pause for this minor)",
+    "coredns": "cluster DNS; kubeadm deploys it, it may schedule on any node",
+    "etcd": "kubeadm's static-pod etcd for this minor",
+    "flannel": "flannel DaemonSet (VXLAN pod network)",
+}
 
 
 @dataclass(frozen=True)
@@ -54,6 +63,11 @@ def _image(name: str, entry: dict[str, Any], why: str) -> Image:
     )
 
 
+def _component(row: Row, name: str) -> Image:
+    """The image a row component pins (one of IMAGE_COMPONENTS)."""
+    return _image(name, row.comp(name), _WHY[name])
+
+
 def node_images(matrix: Matrix, row: Row, role: str, cni: str = "flannel", ha: bool = False) -> list[Image]:
     """Images for ``role`` on Kubernetes ``row.minor`` with ``cni``; ``ha`` adds kube-vip (control plane)."""
     if role not in ROLES:
@@ -63,14 +77,12 @@ def node_images(matrix: Matrix, row: Row, role: str, cni: str = "flannel", ha: b
     k8s = row.comp("kubernetes")
     kimg = k8s.get("images") or {}
     images = [
-        _image("pause", row.comp("pause"), "sandbox image of every pod (kubeadm's pause for this minor)"),
+        _component(row, "pause"),
         _image("kube-proxy", kimg["kube-proxy"], "kube-proxy DaemonSet, runs on every node"),
-        _image(
-            "coredns", row.comp("coredns"), "cluster DNS; kubeadm deploys it, it may schedule on any node"
-        ),
+        _component(row, "coredns"),
     ]
     if role == "control-plane":
-        images.append(_image("etcd", row.comp("etcd"), "kubeadm's static-pod etcd for this minor"))
+        images.append(_component(row, "etcd"))
         images += [_image(n, kimg[n], "static pod started by kubeadm init") for n in _CONTROL_PLANE]
         if ha:
             images.append(
@@ -82,7 +94,7 @@ def node_images(matrix: Matrix, row: Row, role: str, cni: str = "flannel", ha: b
             )
     if cni == "flannel":
         fl = row.comp("flannel")
-        images.append(_image("flannel", fl, "flannel DaemonSet (VXLAN pod network)"))
+        images.append(_component(row, "flannel"))
         images.append(
             _image("flannel-cni-plugin", fl["cni_plugin_image"], "flannel init container (CNI binary)")
         )

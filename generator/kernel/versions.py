@@ -7,22 +7,20 @@ kernels that have it. Facts from /work/shared/reference/kernel.md §9 (kernel co
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from generator.errors import UserError
+from generator.version import kernel as kernel_release
 
 Version = tuple[int, int]
-
-_VERSION = re.compile(r"^\s*(\d+)\.(\d+)(?:\.(\d+))?")
 
 
 def parse_version(text: str) -> Version:
     """``"5.10.218"``, ``"6.6"``, ``"5.10.218-yocto-standard"`` -> ``(5, 10)`` (major, minor)."""
-    m = _VERSION.match(str(text))
-    if not m:
-        raise UserError(f"'{text}' is not a kernel version (expected e.g. 5.10.218)")
-    return int(m.group(1)), int(m.group(2))
+    try:
+        return kernel_release(text)
+    except ValueError:
+        raise UserError(f"'{text}' is not a kernel version (expected e.g. 5.10.218)") from None
 
 
 def fmt(version: Version) -> str:

@@ -13,22 +13,8 @@ from typing import Any
 
 from generator import paths
 from generator.errors import UserError
-from generator.matrix import store
-
-# Every component a row may hold, in display order (schema.py derives the required ones).
-COMPONENTS = (
-    "kubernetes",
-    "cri-tools",
-    "containerd",
-    "runc",
-    "cni-plugins",
-    "flannel",
-    "etcd",
-    "pause",
-    "coredns",
-    "docker",
-    "cri-dockerd",
-)
+from generator.matrix import schema, store
+from generator.matrix.components import COMPONENTS as COMPONENTS  # re-exported for callers of model
 
 
 def parse_date(value: Any, what: str) -> dt.date:
@@ -128,8 +114,6 @@ def from_data(data: dict[str, Any], path: Path) -> Matrix:
 
 def load_matrix(path: Path | None = None) -> Matrix:
     """Load and schema-check the lock file: a bad shape is a one-line UserError naming file:line."""
-    from generator.matrix import schema  # schema reads COMPONENTS from this module
-
     path = Path(path) if path else paths.MATRIX_FILE
     data, lines = store.load_located(path)
     schema.validate(data, lines, str(path))

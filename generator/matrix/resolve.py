@@ -18,6 +18,7 @@ from typing import Any
 from generator.errors import UserError
 from generator.matrix import facts
 from generator.matrix import versions as V
+from generator.matrix.components import IMAGE_COMPONENTS
 from generator.matrix.model import Matrix, Row
 from generator.matrix.rules import (
     BUILDS,
@@ -153,9 +154,6 @@ def _layers_for(matrix: Matrix, series: str) -> tuple[dict[str, str], list[Findi
     return out, warnings, series
 
 
-IMAGES = ("flannel", "etcd", "pause", "coredns")  # pulled by the cluster, never built by BitBake
-
-
 def _fetch(comp: dict[str, Any], build: str, image: bool = False) -> list[dict[str, Any]]:
     if comp.get("image") and (image or not comp.get("artifacts")):
         return [{"kind": "image", "image": comp["image"], "digest": comp.get("digest")}]
@@ -187,7 +185,7 @@ def _choices(ctx: Context, cfg: dict[str, Any] | None) -> list[Choice]:
         why = comp.get("why")
         text = reason + (f"; {why}" if why else "")
         if fetch is None:
-            fetch = _fetch(comp, build, image=name in IMAGES)
+            fetch = _fetch(comp, build, image=name in IMAGE_COMPONENTS)
         out.append(Choice(name, version or str(comp.get("version")), rules, text, fetch))
 
     kv = kube_versions(row)

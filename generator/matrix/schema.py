@@ -15,12 +15,10 @@ from typing import Any
 
 from generator.errors import UserError
 from generator.matrix import versions
-from generator.matrix.model import COMPONENTS
+from generator.matrix.components import IMAGE_COMPONENTS, KUBE_IMAGES, REQUIRED_COMPONENTS
+from generator.matrix.components import OPTIONAL_COMPONENTS as OPTIONAL_COMPONENTS  # re-exported
 from generator.matrix.store import Lines
 
-# The docker runtime profile (docker, cri-dockerd) is optional: R19 judges what is missing.
-OPTIONAL_COMPONENTS = ("docker", "cri-dockerd")
-REQUIRED_COMPONENTS = tuple(c for c in COMPONENTS if c not in OPTIONAL_COMPONENTS)
 KUBE_BINARIES = ("kubeadm", "kubelet", "kubectl")
 CGROUP_DRIVERS = ("systemd", "cgroupfs")
 
@@ -174,10 +172,6 @@ def _row(v: _Validator, row: dict[str, Any], p: tuple[Any, ...]) -> None:
         _component(v, name, comp, (*cp, name))
 
 
-# Image entries the image catalog and the air-gapped image recipes read (generator/images/catalog.py).
-KUBE_IMAGES = ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "kube-proxy")
-
-
 def _cni_manifest(v: _Validator, comp: dict[str, Any], p: tuple[Any, ...]) -> None:
     """The CNI manifest k8s-init applies (generator/images/catalog.py cni_manifest, rule R21)."""
     # optional in the shape (an older lock file still loads); rule R21 refuses a row without it
@@ -232,7 +226,7 @@ def _component(v: _Validator, name: str, comp: Any, p: tuple[Any, ...]) -> None:
     if name == "containerd":
         v.get(comp, p, "config_version", "integer", hint="containerd config.toml `version` (2, 3 or 4)")
         v.get(comp, p, "runc_pinned", "minor", hint="runc line from script/setup/runc-version, e.g. '1.4'")
-    if name in ("pause", "etcd", "coredns", "flannel"):
+    if name in IMAGE_COMPONENTS:
         v.get(comp, p, "image", "string", hint="full image reference, e.g. registry.k8s.io/pause:3.10.2")
     if comp.get("digest") is not None:
         if not (isinstance(comp["digest"], str) and _DIGEST.match(comp["digest"])):

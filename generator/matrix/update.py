@@ -19,7 +19,7 @@ registry.py): the tag's index digest and the linux/arm64 manifest, config and la
 that changed upstream for the same version, or a tag (git or image) that moved, is an error, never
 an update.
 
-The new matrix must pass ``matrix check`` (generator/matrix/rules.py) for every new or changed
+The new matrix must pass ``matrix check`` (generator/matrix/rules/) for every new or changed
 row, then it is written atomically. Any fetch, parse or check failure leaves the file untouched.
 Exit status: 0 done (or nothing to do), 1 check failed, 2 bad arguments, 3 upstream fetch failed.
 
@@ -44,6 +44,7 @@ from typing import Any
 from generator import paths
 from generator.errors import UserError
 from generator.matrix import facts, model, store
+from generator.matrix.components import IMAGE_COMPONENTS
 from generator.upstream import sources as src
 from generator.upstream.http import HttpClient, UpstreamError, default_cache_dir
 from generator.upstream.registry import RegistryClient
@@ -452,7 +453,7 @@ def image_entries(comps: dict[str, Any]) -> list[tuple[str, str, dict[str, Any],
     out = []
     for name, entry in ((comps.get("kubernetes") or {}).get("images") or {}).items():
         out.append((name, "kubernetes", entry, "unconfirmed"))
-    for name in ("pause", "coredns", "etcd", "flannel"):
+    for name in IMAGE_COMPONENTS:
         comp = comps.get(name)
         if isinstance(comp, dict) and comp.get("image"):
             out.append((name, name, comp, "image_unconfirmed" if name == "etcd" else "unconfirmed"))

@@ -1,18 +1,17 @@
-"""Version strings as the matrix writes them ("1.36.4", "v1.14.2", "3.6.8-0", "1.26") made comparable."""
+"""Version strings as the matrix writes them ("1.36.4", "v1.14.2", "3.6.8-0", "1.26") made comparable.
+
+The parsing and ordering are generator.version's (one version type for the project); this module
+adds the matrix's vocabulary: minor lines, and the versions inside download URLs and image tags.
+"""
 
 from __future__ import annotations
 
 import re
 
-_NUM = re.compile(r"^v?(\d+(?:\.\d+)*)")
+from generator import version
 
-
-def parse(value: object) -> tuple[int, ...]:
-    """Leading numeric part as a tuple; "v1.14.2" -> (1, 14, 2), "3.6.8-0" -> (3, 6, 8), "1.26" -> (1, 26)."""
-    m = _NUM.match(str(value).strip())
-    if not m:
-        raise ValueError(f"not a version: {value!r}")
-    return tuple(int(p) for p in m.group(1).split("."))
+# Leading numeric part as a tuple; "v1.14.2" -> (1, 14, 2), "3.6.8-0" -> (3, 6, 8), "1.26" -> (1, 26).
+parse = version.release
 
 
 def key(value: object, width: int = 3) -> tuple[int, ...]:
@@ -37,11 +36,11 @@ def minor_num(value: object) -> int:
 
 
 def ge(a: object, b: object) -> bool:
-    return key(a) >= key(b)
+    return version.parse(a) >= version.parse(b)
 
 
 def lt(a: object, b: object) -> bool:
-    return key(a) < key(b)
+    return version.parse(a) < version.parse(b)
 
 
 def is_version(value: object) -> bool:

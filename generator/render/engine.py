@@ -7,6 +7,8 @@
 * A path segment holding ``[[ expr ]]`` is rendered once per matrix row with ``row`` bound, e.g.
   ``conf/rcar-k8s/k8s-[[ row.minor ]].inc.j2``. Rows that yield the same path must yield the same
   bytes (two minors sharing containerd 2.3.4 share one recipe); different bytes are an error.
+  A segment naming ``target`` instead is rendered once per kas target (``kasfiles.targets()``,
+  each (board, role)), e.g. ``kas/[[ target.name ]].yml.j2``.
 * Templates see ``matrix`` (``Matrix``), ``rows``, ``default`` (the default row) and ``gen``, a
   lazy view of the ``generator`` package (``gen.kernel.fragments.render("base")``), so a template
   asks the module that owns a fact instead of copying it.
@@ -25,11 +27,12 @@ from typing import Any
 
 import jinja2
 
-from generator import paths
+from generator import kasfiles, paths
 from generator.errors import UserError
 from generator.matrix.model import Matrix, Row
 
 ROW_SEGMENT = re.compile(r"\[\[(.+?)\]\]")
+TARGET_NAME = re.compile(r"\btarget\b")
 OUTPUT_ROOTS = ("meta-rcar-k8s", "kas")
 
 
@@ -77,6 +80,17 @@ def _normalise(text: str) -> bytes:
     return (text.rstrip("\n") + "\n").encode("utf-8") if text.strip() else b""
 
 
+def _contexts(rel: str, matrix: Matrix, base: dict[str, Any]) -> list[dict[str, Any]]:
+    """One context per file the template path yields: per matrix row, per kas target, or just one."""
+    segments = ROW_SEGMENT.findall(rel)
+    if not segments:
+        return [base]
+    if any(TARGET_NAME.search(s) for s in segments):
+        return [dict(base, target=t) for t in kasfiles.targets()]
+    rows: list[Row] = list(matrix.rows)
+    return [dict(base, row=row) for row in rows]
+
+
 def render_tree(matrix: Matrix, templates: Path | None = None) -> dict[str, Rendered]:
     """Every output file keyed by its path relative to the repo root."""
     templates = templates or paths.TEMPLATES_DIR
@@ -88,9 +102,7 @@ def render_tree(matrix: Matrix, templates: Path | None = None) -> dict[str, Rend
         if "__pycache__" in rel or rel.endswith((".pyc", "~")):
             continue
         executable = bool(src.stat().st_mode & stat.S_IXUSR)
-        per_row: list[Row | None] = list(matrix.rows) if ROW_SEGMENT.search(rel) else [None]
-        for row in per_row:
-            ctx = dict(base_ctx, row=row) if row else base_ctx
+        for ctx in _contexts(rel, matrix, base_ctx):
             out_rel = ROW_SEGMENT.sub(
                 lambda m, c=ctx: str(env.from_string("{{" + m.group(1) + "}}").render(c)), rel
             )

@@ -14,6 +14,7 @@ from typing import Generic, TypeVar
 import yaml
 
 from generator.upstream.http import HttpClient, UpstreamError
+from generator.version import semver
 
 T = TypeVar("T")
 
@@ -25,7 +26,6 @@ CONTAINERD_RELEASES_MD = f"{RAW}/containerd/containerd/main/RELEASES.md"
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _SHA1 = re.compile(r"^[0-9a-f]{40}$")
-_SEMVER = re.compile(r"^v?(\d+)\.(\d+)\.(\d+)$")
 
 
 @dataclass(frozen=True)
@@ -59,9 +59,8 @@ def _bad(http: HttpClient, url: str, what: str) -> UpstreamError:
     return UpstreamError(f"{url}: {what}")
 
 
-def parse_version(text: str) -> tuple[int, int, int] | None:
-    m = _SEMVER.match(text.strip())
-    return (int(m[1]), int(m[2]), int(m[3])) if m else None
+# An exact release tag "v1.3.6" -> (1, 3, 6), else None (generator.version owns the parsing).
+parse_version = semver
 
 
 # --- GitHub REST API -------------------------------------------------------------------------------

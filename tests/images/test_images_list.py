@@ -116,3 +116,18 @@ def test_recipe_fetches_every_blob_by_digest_once_pinned() -> None:
     assert len(re.findall(r"oci-archive-from-blobs ", text)) == len(roles["worker"]) + len(
         roles["control-plane"]
     )
+
+
+def test_every_image_component_is_preloaded_somewhere() -> None:
+    # IMAGE_COMPONENTS (matrix/components.py) owns which row components are images; the catalog must
+    # place each of them on a role and the schema must demand their `image:` field.
+    from generator.images.catalog import _WHY
+    from generator.matrix import schema
+    from generator.matrix.components import IMAGE_COMPONENTS
+
+    assert set(_WHY) == set(IMAGE_COMPONENTS)
+    for row in load_matrix().rows:
+        roles = split_roles(load_matrix(), row)
+        preloaded = {i.name for images in roles.values() for i in images}
+        assert set(IMAGE_COMPONENTS) <= preloaded, row.minor
+    assert schema.KUBE_IMAGES == ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "kube-proxy")

@@ -160,3 +160,18 @@ def test_distro_policy_is_not_in_kas():
         for text in (_load(p).get("local_conf_header") or {}).values():
             assert "DISTRO_FEATURES" not in text and "INIT_MANAGER" not in text, p
 
+
+def test_kas_files_are_rendered_from_kasfiles_targets(tmp_path: Path):
+    # issue 19: one template pair renders every (board, role) of kasfiles; nothing names a board twice.
+    templates = sorted(p.name for p in (paths.TEMPLATES_DIR / "kas").glob("*.j2"))
+    assert templates == ["[[ target.name ]].lock.yml.j2", "[[ target.name ]].yml.j2"]
+    shutil.copytree(paths.TEMPLATES_DIR / "kas", tmp_path / "templates" / "kas")
+    rendered = render_tree(load_matrix(), tmp_path / "templates")
+    tops = {p for p in rendered if p.count("/") == 1}
+    assert tops == {f for t in kasfiles.targets() for f in (t.kas_file, t.lock_file)}
+    for t in kasfiles.targets():
+        top = yaml.safe_load(rendered[t.kas_file].content)
+        assert (top["machine"], top["target"]) == (t.board, t.image)
+        assert ("kas/include/meta-renesas.yml" in top["header"]["includes"]) == (t.board == "h3ulcb")
+        lock = yaml.safe_load(rendered[t.lock_file].content)
+        assert set(lock["overrides"]["repos"]) == set(kasfiles.repos_for(load_matrix(), t.board))

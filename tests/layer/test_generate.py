@@ -45,3 +45,20 @@ def test_check_reports_a_modified_layer_file(tmp_path: Path):
     assert r.returncode == 1
     assert "changed  meta-rcar-k8s/conf/rcar-k8s/k8s-1.36.inc" in r.stderr
     assert "stale    meta-rcar-k8s/recipes-core/images/stray.bb" in r.stderr
+
+
+def test_readme_dependencies_follow_the_matrix_layers(matrix_copy: Path, tmp_path: Path) -> None:
+    # issue 19: the README's layer branches and series come from matrix.yocto, not from the template.
+    import yaml
+
+    data = yaml.safe_load(matrix_copy.read_text())
+    data["yocto"]["layers"]["meta-virtualization"]["branch"] = "walnascar-next"
+    matrix_copy.write_text(yaml.safe_dump(data, sort_keys=False))
+    templates = tmp_path / "templates" / "meta-rcar-k8s"
+    templates.mkdir(parents=True)
+    shutil.copyfile(REPO / "generator/templates/meta-rcar-k8s/README.md.j2", templates / "README.md.j2")
+    readme = render_tree(load_matrix(matrix_copy), tmp_path / "templates")["meta-rcar-k8s/README.md"]
+    text = readme.content.decode()
+    assert "| https://git.yoctoproject.org/meta-virtualization | walnascar-next |" in text
+    assert "| https://github.com/renesas-rcar/meta-renesas | scarthgap |" in text
+    assert f"Yocto ({data['yocto']['series']}) layer" in text
