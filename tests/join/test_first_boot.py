@@ -117,6 +117,7 @@ def run(script: str, node: dict[str, Path], **env: str) -> subprocess.CompletedP
         MANIFESTS=str(node["kube"] / "manifests"),
         SYSTEMCTL=str(node["bin"] / "systemctl"),
         CRI_SOCKET="unix:///run/cri-dockerd.sock",
+        KUBEADM_API="kubeadm.k8s.io/v1beta4",
         KUBELET_PORT=str(node.setdefault("kubelet_port", free_port())),  # type: ignore[arg-type]
         KUBECTL=str(node["bin"] / "kubectl"),
         CNI_MANIFEST=str(node["root"] / "no-cni.yml"),  # RCAR_K8S_CNI = none unless a test installs one
@@ -351,7 +352,10 @@ def test_unit_verify_catches_a_broken_install(tmp_path: Path) -> None:
 
 def test_recipe_sets_the_cri_socket_from_the_distro_variable() -> None:
     recipe = (FILES.parent / "k8s-join_1.0.bb").read_text()
-    assert "sed -e 's|@CRI_SOCKET@|${RCAR_K8S_CRI_SOCKET}|g' ${S}/k8s-join" in recipe
+    assert (
+        "sed -e 's|@CRI_SOCKET@|${RCAR_K8S_CRI_SOCKET}|g' -e 's|@KUBEADM_API@|${RCAR_K8S_KUBEADM_API}|g'"
+        in recipe
+    )
     assert "CRI_SOCKET=${CRI_SOCKET:-@CRI_SOCKET@}" in (FILES / "k8s-join").read_text()
     distro = (REPO / "meta-rcar-k8s/conf/distro/rcar-k8s.conf").read_text()
     assert "RCAR_K8S_CRI_SOCKET ?=" in distro
@@ -413,6 +417,8 @@ def test_joining_control_plane_gets_kube_vip_with_admin_conf(node, role: str) ->
     assert pod["spec"]["volumes"][0]["hostPath"]["path"] == f"{node['kube']}/admin.conf"
     assert status(node)["state"] == "joined" and "kube-vip for 192.0.2.100" in status(node)["message"]
     assert not list((node["kube"] / "manifests").glob(".*"))
+
+
 # ---- issue 16: a failed join can be retried (kubeadm's leftovers are reset first) ------------
 
 
@@ -483,6 +489,43 @@ def test_rendered_join_config_has_the_slow_board_timeouts_of_join_yaml_in(node) 
         assert rendered["apiVersion"] == doc["apiVersion"], template.name
         assert rendered["timeouts"] == doc["timeouts"], template.name
         assert rendered["nodeRegistration"]["imagePullPolicy"] == doc["nodeRegistration"]["imagePullPolicy"]
+
+
+# ---- issue 19: kubeadm's config API is decided once (generator/etcd/kubeadm.py) ---------------
+
+
+def test_kubeadm_api_is_decided_once_and_rendered_for_k8s_join() -> None:
+    from generator.etcd import kubeadm
+    from generator.matrix.model import load_matrix
+
+    assert "KUBEADM_API=${KUBEADM_API:-@KUBEADM_API@}" in (FILES / "k8s-join").read_text()
+    for row in load_matrix().rows:
+        api = kubeadm.api_version(row)
+        inc = (REPO / f"meta-rcar-k8s/conf/rcar-k8s/k8s-{row.minor}.inc").read_text()
+        assert f'RCAR_K8S_KUBEADM_API = "{api}"' in inc, row.minor
+        join_in = REPO / f"meta-rcar-k8s/recipes-kubernetes/kubeadm-config/files/join-{row.minor}.yaml.in"
+        assert yaml.safe_load(join_in.read_text())["apiVersion"] == api, row.minor
+
+
+def test_join_env_renders_the_v1beta3_form_when_the_row_says_so(node) -> None:
+    port = free_port()
+    write_env(node, port, K8S_NODE_LABELS="rcar.example/board=h3ulcb")
+    with FakeApiServer(port):
+        res = run("k8s-join", node, KUBEADM_API="kubeadm.k8s.io/v1beta3")
+    assert res.returncode == 0, res.stderr
+    rendered = yaml.safe_load((node["state"] / "kubeadm.log.config").read_text())
+    assert rendered["apiVersion"] == "kubeadm.k8s.io/v1beta3"
+    assert rendered["nodeRegistration"]["kubeletExtraArgs"] == {"node-labels": "rcar.example/board=h3ulcb"}
+    assert rendered["discovery"]["timeout"] == "10m0s" and "timeouts" not in rendered
+
+
+def test_an_unrendered_kubeadm_api_is_refused_not_guessed(node) -> None:
+    port = free_port()
+    write_env(node, port)
+    with FakeApiServer(port):
+        res = run("k8s-join", node, KUBEADM_API="@KUBEADM_API@")
+    assert res.returncode == 1
+    assert status(node)["state"] == "invalid" and "RCAR_K8S_KUBEADM_API" in status(node)["message"]
 
 
 # ---- issue 16: node labels the kubelet refuses are refused here --------------------------------

@@ -35,7 +35,8 @@ SYSTEMD_SERVICE:${PN}-init = "k8s-init.service"
 do_install() {
     install -d ${D}${libexecdir}/rcar-k8s ${D}${systemd_system_unitdir} \
         ${D}${docdir}/${PN} ${D}${datadir}/rcar-k8s
-    sed -e 's|@CRI_SOCKET@|${RCAR_K8S_CRI_SOCKET}|g' ${S}/k8s-join > ${D}${libexecdir}/rcar-k8s/k8s-join
+    sed -e 's|@CRI_SOCKET@|${RCAR_K8S_CRI_SOCKET}|g' -e 's|@KUBEADM_API@|${RCAR_K8S_KUBEADM_API}|g' \
+        ${S}/k8s-join > ${D}${libexecdir}/rcar-k8s/k8s-join
     chmod 0755 ${D}${libexecdir}/rcar-k8s/k8s-join
     install -m 0755 ${S}/k8s-init ${D}${libexecdir}/rcar-k8s/
     install -m 0644 ${S}/k8s-join.service ${S}/k8s-init.service ${D}${systemd_system_unitdir}/
