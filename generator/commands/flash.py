@@ -53,6 +53,9 @@ def register(parser: argparse.ArgumentParser) -> None:
     dest.add_argument("--device", help="whole-disk block device of the SD card, e.g. /dev/sdb")
     dest.add_argument("--to-file", type=Path, help="write a disk image file instead of a device")
     sd.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    sd.add_argument("--confirm-size", metavar="BYTES",
+                    help="allow a hot-pluggable disk that is not on usb/mmc (e.g. a SATA hot-swap bay) "
+                         "by naming its exact size in bytes")
     # Injectable host views so tests can describe devices with fixture trees.
     sd.add_argument("--sysfs-root", type=Path, default=Path("/sys"), help=argparse.SUPPRESS)
     sd.add_argument("--lsblk-json", type=Path, help=argparse.SUPPRESS)
@@ -108,8 +111,6 @@ def run(args: argparse.Namespace) -> int:
 
 def _run_emmc(args: argparse.Namespace) -> int:
     from generator.flash import emmc
-    from generator.flash.console import open_console
-    from generator.flash.uboot import UBoot
 
     network = emmc.Network(args.ipaddr, args.serverip)
     chunk = emmc.parse_size(args.chunk_size) if args.chunk_size else None
@@ -122,6 +123,9 @@ def _run_emmc(args: argparse.Namespace) -> int:
         raise UserError("flash emmc needs --serial and --tftp-dir (or --dry-run to only print the commands)")
     if not args.tftp_dir.is_dir():
         raise UserError(f"--tftp-dir {args.tftp_dir} is not a directory: point it at your TFTP server's root")
+
+    from generator.flash.console import open_console  # pyserial: only needed to talk to a board
+    from generator.flash.uboot import UBoot
 
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
