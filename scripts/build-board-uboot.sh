@@ -18,6 +18,7 @@
 #   - CMD_GPIO, CMD_I2C, CMD_PINMUX off: they need the SoC's GPIO/I2C/pin controllers, absent on qemu;
 #     the flasher types neither (cmd-diff.txt lists every CMD_* that differs).
 #   - arch/arm/include/asm/gpio.h skips the SoC gpio header on ARCH_QEMU (needed by the SDHCI driver).
+#   - SYS_EARLY_PCI_INIT (qemu-arm.h): PCI is scanned before MMC init, as the SDHCI sits on PCI here.
 #   - SYS_MMC_ENV_PART=0 instead of 2: QEMU 7.2's sd-card has no eMMC boot partitions, so the env sits
 #     in the last 128 KiB (ENV_OFFSET=0xFFFE0000 = -0x20000 via fdtdec_get_config_int) of the user area.
 #
@@ -30,7 +31,8 @@
 # Needs: gcc-aarch64-linux-gnu, bison, flex, libssl-dev, python3 (scripts/ci-packages.txt).
 set -euo pipefail
 
-HERE=$(cd "$(dirname "$0")" && pwd)
+SELF=$(readlink -f "$0")
+HERE=$(dirname "$SELF")
 MIRROR_ROOT=${MIRROR_ROOT:-/work/.mirror}
 META=$MIRROR_ROOT/renesas-rcar+meta-renesas/repo
 UBOOT=$MIRROR_ROOT/renesas-rcar+u-boot/repo
@@ -50,7 +52,7 @@ DEFCONFIG=$(git --git-dir="$META" show "$MATRIX_META_RENESAS:meta-rcar-gen3/conf
 [ -n "$SRCREV" ] && [ -n "$DEFCONFIG" ] || die "cannot read SRCREV/UBOOT_CONFIG from meta-renesas $MATRIX_META_RENESAS"
 git --git-dir="$UBOOT" cat-file -e "$SRCREV^{commit}" 2>/dev/null || die "u-boot mirror lacks $SRCREV"
 
-KEY=$(sha256sum "$0" | cut -c1-12)
+KEY=$(sha256sum "$SELF" | cut -c1-12)
 OUT=$CACHE/uboot-board-${SRCREV:0:12}-$KEY
 if [ -s "$OUT/u-boot.bin" ] && [ -s "$OUT/info.txt" ]; then echo "$OUT"; exit 0; fi
 command -v aarch64-linux-gnu-gcc >/dev/null || die "aarch64-linux-gnu-gcc missing: apt install gcc-aarch64-linux-gnu"
@@ -86,9 +88,23 @@ EOF
 } > fragment.config
 # The qemu board header pulls in distro boot for USB/SCSI/VIRTIO, whose commands the board lacks.
 sed -i -e '/#include <config_distro_bootcmd.h>/d' -e 's/^\tBOOTENV$/\t""/' include/configs/qemu-arm.h
+# PCI must be enumerated before MMC init so the env (ENV_IS_IN_MMC) and `mmc dev 1` find the
+# sdhci-pci controllers; the board's SDHI sit on the SoC bus and need no such step.
+printf '#define CONFIG_SYS_EARLY_PCI_INIT\n' >> include/configs/qemu-arm.h
+sed -i 's/^#endif \/\* __CONFIG_H \*\/$//' include/configs/qemu-arm.h
+printf '#endif\n' >> include/configs/qemu-arm.h
+echo CONFIG_SYS_EARLY_PCI_INIT >> scripts/config_whitelist.txt  # a legacy header option, not Kconfig
+LC_ALL=C sort -u -o scripts/config_whitelist.txt scripts/config_whitelist.txt
 # sdhci.h includes asm/gpio.h, which wants a SoC gpio header qemu has none of (as on the listed SoCs).
 sed -i 's/!defined(CONFIG_ARCH_UNIPHIER)/!defined(CONFIG_ARCH_QEMU) \&\& &/' arch/arm/include/asm/gpio.h
 KCONFIG_CONFIG=qemu/.config scripts/kconfig/merge_config.sh -m qemu/.config fragment.config >/dev/null
+"${MK[@]}" O=qemu olddefconfig >/dev/null
+# Commands qemu_arm64 has but the board's .config does not even mention (their dependencies are off
+# there, e.g. CMD_VIRTIO, CMD_NVME, CMD_MTD): switch them off too, then resolve again.
+grep -E '^CONFIG_CMD_[A-Z0-9_]+=' qemu/.config | cut -d= -f1 | while read -r sym; do
+    grep -qE "^$sym=" board/.config || echo "# $sym is not set"
+done > extra-off.config
+KCONFIG_CONFIG=qemu/.config scripts/kconfig/merge_config.sh -m qemu/.config extra-off.config >/dev/null
 "${MK[@]}" O=qemu olddefconfig >/dev/null
 
 # Prove the merge: every CMD_* the board has or lacks is the same in the oracle.
@@ -107,7 +123,7 @@ cp qemu/u-boot.bin "$OUT/u-boot.bin"
 cp board/.config "$OUT/board.config"
 cp qemu/.config "$OUT/oracle.config"
 cp cmd-diff.txt "$OUT/cmd-diff.txt"
-sed -n '/^# Deviations/,/^#$/p' "$0" > "$OUT/deviations.txt"
+sed -n '/^# Deviations/,/^#$/p' "$SELF" > "$OUT/deviations.txt"
 {
     echo "meta_renesas=$MATRIX_META_RENESAS"
     echo "srcrev=$SRCREV"

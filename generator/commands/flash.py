@@ -19,12 +19,15 @@
       rcar-k8s-flash/ subdirectory. --dry-run prints the exact U-Boot command sequence.
       --serial also takes pyserial URLs (socket://host:port for ser2net consoles).
 
-  rcar-k8s flash bootloader --serial /dev/ttyUSB0 --files-dir DEPLOY_DIR --dry-run
-  rcar-k8s flash bootloader --serial /dev/ttyUSB0 --files-dir DEPLOY_DIR --flash-writer FW.mot --yes
+  rcar-k8s flash bootloader --files-dir DEPLOY_DIR [--dram 4x2g] --dry-run
+  rcar-k8s flash bootloader --serial /dev/ttyUSB0 --files-dir DEPLOY_DIR --flash-writer FW.mot --sup --yes
       Write bootparam/BL2/cert header/BL31/OP-TEE/U-Boot .srec files to HyperFlash with Renesas
-      Flash Writer (xls2), after the board was put in SCIF download mode. --dry-run lists every
-      file, program address, flash address and step. The real mode needs --yes and checks every
-      file exists first.
+      Flash Writer (xls2), after the board was put in SCIF download mode. Before the port is opened
+      every file is read: its lowest S-record address must be the part's program address and its
+      erase range must stay in its slot. During each xls2 the erase range Flash Writer proposes must
+      be the predicted one, and "SAVE SPI-FLASH....... complete!" with the predicted start/end
+      address must follow; Flash Writer errors ("Program over size Error", ...) fail the command.
+      --dram 4x2g uses meta-renesas' 8 GiB files. --sup switches both sides to 921600 baud.
 
 Exit status: 0 written and verified, 2 refused or failed (one-line reason).
 """
@@ -84,6 +87,9 @@ def register(parser: argparse.ArgumentParser) -> None:
     bl.add_argument("--serial", help="serial console of the board in SCIF download mode")
     bl.add_argument("--files-dir", type=Path, required=True, help="deploy dir with the .srec files")
     bl.add_argument("--board", choices=sorted(bootloader.BOARDS), default="h3ulcb")
+    bl.add_argument("--dram", choices=bootloader.DRAM_CHOICES,
+                    help="DRAM population: 4x1g (4 GiB) or 4x2g (8 GiB, meta-renesas' -4x2g bootparam/"
+                         "cert_header/bl2/bl31); default: the board's (h3ulcb: 4x1g)")
     bl.add_argument("--flash-writer", type=Path, help="Flash Writer .mot to upload first (omit if it runs)")
     bl.add_argument("--sup", action="store_true", help="raise the link to 921600 baud with `sup` first")
     bl.add_argument("--only", action="append", metavar="NAME",
@@ -124,11 +130,11 @@ def _run_emmc(args: argparse.Namespace) -> int:
     if not args.tftp_dir.is_dir():
         raise UserError(f"--tftp-dir {args.tftp_dir} is not a directory: point it at your TFTP server's root")
 
-    from generator.flash.console import open_console  # pyserial: only needed to talk to a board
-    from generator.flash.uboot import UBoot
-
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from generator.flash.console import open_console  # pyserial: only needed to talk to a board
+    from generator.flash.uboot import UBoot
 
     err = Console(stderr=True)
     log = args.log.open("w", encoding="utf-8") if args.log else None

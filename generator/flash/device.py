@@ -137,8 +137,8 @@ def refusal(facts: DeviceFacts, image_size: int, confirm_size: str | None = None
         return f"{dev} is not removable or hot-pluggable (internal disk?): refusing to overwrite it"
     transport = facts.transport or ("mmc" if facts.mmc_type == "SD" else "")
     if transport not in SD_TRANSPORTS and not size_confirmed(facts.size, confirm_size):
-        return (f"{dev} is on the {transport or 'unknown'} transport, not usb/mmc like an SD card reader: if it "
-                f"really is the card, pass --confirm-size {facts.size} (its size in bytes)")
+        return (f"{dev} is on the {transport or 'unknown'} transport, not usb/mmc like an SD card reader: "
+                f"if it really is the card, pass --confirm-size {facts.size} (its size in bytes)")
     if facts.size < image_size:
         return f"{dev} is too small: {human(facts.size)} < image {human(image_size)}"
     return None

@@ -71,18 +71,35 @@ def dtb_for(board_rev: str) -> str:
         raise UserError(f"unknown --board-rev {board_rev!r}: choose one of {', '.join(BOARD_REVS)}") from None
 
 
-def check_banner(banner: str, board_rev: str) -> None:
-    """Refuse when U-Boot's CPU line contradicts --board-rev (a wrong DTB leaves the board unbootable)."""
+def banner_revisions(banner: str) -> tuple[str, ...] | None:
+    """Which --board-rev values U-Boot's CPU line allows; None when there is no CPU line.
+
+    The board's U-Boot (renesas-rcar/u-boot@4d0082a2 arch/arm/mach-rmobile/cpu_info.c) has no
+    R8A779M1 entry: an H3e-2G has the PRR of an H3 ES3.0 and prints "R8A7795 rev 3.0" too, so that
+    line allows both; newer U-Boots that name the R8A779M1 allow only h3e-2g.
+    """
     m = _CPU_RE.search(banner)
     if not m:
-        return  # board was already at the prompt: nothing to compare
+        return None
     soc, major = m.group(1).upper(), int(m.group(2))
-    actual = "h3e-2g" if soc == "R8A779M1" else ("h3-es1" if major < 2 else None)
-    if soc == "R8A7795" and major >= 2:
-        actual = "h3-es3" if major >= 3 else "h3-es2"
-    if actual and dtb_for_or_none(actual) != dtb_for_or_none(board_rev):
-        raise UserError(f"U-Boot reports {soc} rev {m.group(2)}.{m.group(3)} but --board-rev is {board_rev}: "
-                        f"pass --board-rev {actual}")
+    if soc == "R8A779M1":
+        return ("h3e-2g",)
+    if soc != "R8A7795":
+        return ()
+    return {1: ("h3-es1",), 2: ("h3-es2",)}.get(major, ("h3-es3", "h3e-2g"))
+
+
+def check_banner(banner: str, board_rev: str) -> None:
+    """Refuse when U-Boot's CPU line contradicts --board-rev (a wrong DTB leaves the board unbootable)."""
+    allowed = banner_revisions(banner)
+    if allowed is None:
+        return  # board was already at the prompt: nothing to compare
+    dtbs = {dtb_for_or_none(rev) for rev in allowed}
+    if dtb_for_or_none(board_rev) not in dtbs or (board_rev == "h3-es1") != ("h3-es1" in allowed):
+        m = _CPU_RE.search(banner)
+        hint = f"pass --board-rev {' or '.join(allowed)}" if allowed else "this SoC is not an H3"
+        raise UserError(f"U-Boot reports {m.group(1).upper()} rev {m.group(2)}.{m.group(3)} but --board-rev "
+                        f"is {board_rev}: {hint}")
 
 
 def dtb_for_or_none(board_rev: str) -> str | None:
@@ -126,8 +143,8 @@ ETHADDR_HINT = ("U-Boot has no ethaddr, so it cannot use the network: type `sete
                 "label on the board>; saveenv` at the U-Boot prompt, then run this again; nothing written")
 DHCP_HINT = ("`dhcp` got no address: connect the board's Ethernet to a network with a DHCP server, or pass "
              "--ipaddr (and --serverip); nothing written")
-SERVERIP_HINT = ("U-Boot has no serverip (the DHCP reply carried no next-server): pass --serverip <IP of this "
-                 "host's TFTP server>; nothing written")
+SERVERIP_HINT = ("U-Boot has no serverip (the DHCP reply carried no next-server): pass --serverip <IP of "
+                 "this host's TFTP server>; nothing written")
 
 
 @dataclass(frozen=True)
