@@ -32,6 +32,7 @@ class Target:
     dev: int
     select: tuple[str, ...]
     rescan: tuple[str, ...]  # make U-Boot re-read the partition table it cached before the write
+    list_parts: str  # print the partition table (with UUIDs) using a command this U-Boot has
     load_addr: int
     verify_addr: int
     max_chunk: int
@@ -42,11 +43,13 @@ class Target:
 
 TARGETS: dict[str, Target] = {
     # DRAM bank 0 is 0x48000000-0x7fffffff; U-Boot relocates itself to its top.
-    "h3ulcb": Target("h3ulcb", "mmc", 1, ("mmc dev 1",), ("mmc rescan",), 0x50000000, 0x58000000, 64 << 20,
-                     "ttySC0,115200", save_env=True),
+    # The board's U-Boot has no `part` (CMD_PART unset): `mmc part` lists the current device's table.
+    "h3ulcb": Target("h3ulcb", "mmc", 1, ("mmc dev 1",), ("mmc rescan",), "mmc part", 0x50000000, 0x58000000,
+                     64 << 20, "ttySC0,115200", save_env=True),
     # QEMU virt, 512 MiB at 0x40000000; Debian's qemu_arm64 U-Boot keeps its env in CFI flash which
     # QEMU 7.2 refuses to program ("Flash buffer write timeout"), so the env is set but not saved.
-    "qemu-virt": Target("qemu-virt", "virtio", 0, ("virtio scan", "virtio dev 0"), (),
+    # `virtio part 0` (cmd/blk_common.c -> part_print) also re-detects the table type after the write.
+    "qemu-virt": Target("qemu-virt", "virtio", 0, ("virtio scan", "virtio dev 0"), (), "virtio part 0",
                         0x40200000, 0x48000000,
                         32 << 20, "ttyAMA0,115200", save_env=False,
                         note="qemu-virt: environment set but not saved "
@@ -237,7 +240,7 @@ def finish_steps(t: Target, root: RootPartition, dtb: str) -> list[Step]:
                             "after writing")
 
     steps = [Step(cmd) for cmd in t.rescan] + [
-        Step(f"{t.iface} part", has_root),
+        Step(t.list_parts, has_root),
         # Prove U-Boot can read what the new bootcmd will load before pointing the board at it.
         *(Step(f"ext4size {part} /boot/{name}", what=f"check /boot/{name}",
                hint=f"`ext4size {part} /boot/{name}` failed: the image has no /boot/{name} (needs "
