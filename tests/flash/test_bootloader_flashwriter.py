@@ -8,6 +8,7 @@ bootparam/cert_header), so they carry an S0 header, S3 data records and an S7 en
 from __future__ import annotations
 
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -138,6 +139,7 @@ def test_bootparam_at_wrong_address_program_over_size_fails(tmp_path: Path, fw: 
             bootloader.write_part(child, ser, wrong, say=lambda s: None, timeout=30)
     finally:
         close()
+    _wait_for(lambda: fw.events)
     assert "over size" in fw.events
     assert bytes(fw.flash[:0x40000]) == before
 
@@ -157,6 +159,7 @@ def test_unexpected_clear_range_is_answered_no(tmp_path: Path, fw: FlashWriter):
             bootloader.write_part(child, ser, small, say=lambda s: None, timeout=30)
     finally:
         close()
+    _wait_for(lambda: fw.events)  # the board thread handles the 'n' after the tool has raised
     assert fw.events == ["clear refused 00040000-000BFFFF"]
     assert bytes(fw.flash) == before
 
@@ -180,6 +183,12 @@ def test_oversized_file_would_erase_the_next_slot(tmp_path: Path):
     res = run_cli("flash", "bootloader", "--files-dir", str(tmp_path), "--dry-run")
     assert res.returncode == 2
     assert "would reach H'00200000 (the tee area)" in res.stderr
+
+
+def _wait_for(cond, timeout: float = 10) -> None:  # noqa: ANN001
+    deadline = time.monotonic() + timeout
+    while not cond() and time.monotonic() < deadline:
+        time.sleep(0.05)
 
 
 def _console(fw: FlashWriter):
