@@ -49,7 +49,7 @@ RECIPE=meta-rcar-gen3/recipes-bsp/u-boot/u-boot_2020.10.bb
 SRCREV=$(git --git-dir="$META" show "$MATRIX_META_RENESAS:$RECIPE" | sed -n 's/^SRCREV = "\([0-9a-f]*\)"/\1/p')
 DEFCONFIG=$(git --git-dir="$META" show "$MATRIX_META_RENESAS:meta-rcar-gen3/conf/machine/h3ulcb.conf" \
     | sed -n 's/^UBOOT_CONFIG\[r8a7795_h3ulcb\] = "\(.*\)"/\1/p')
-[ -n "$SRCREV" ] && [ -n "$DEFCONFIG" ] || die "cannot read SRCREV/UBOOT_CONFIG from meta-renesas $MATRIX_META_RENESAS"
+if [ -z "$SRCREV" ] || [ -z "$DEFCONFIG" ]; then die "cannot read SRCREV/UBOOT_CONFIG from meta-renesas $MATRIX_META_RENESAS"; fi
 git --git-dir="$UBOOT" cat-file -e "$SRCREV^{commit}" 2>/dev/null || die "u-boot mirror lacks $SRCREV"
 
 KEY=$(sha256sum "$SELF" | cut -c1-12)
