@@ -10,14 +10,16 @@
       and the mapped blocks are read back from the device and checked again.
 
   rcar-k8s flash emmc --serial /dev/ttyUSB0 --tftp-dir /srv/tftp --image IMG.wic.xz [--board-rev h3-es3]
-      Drive the board's U-Boot over the serial console: stop autoboot, get an address by DHCP (or
-      --ipaddr/--serverip), then per chunk: tftpboot, crc32 (vs the host's zlib CRC32), mmc write to
-      eMMC (mmc dev 1), mmc read back, crc32 again. Then check /boot/Image and the DTB are readable,
-      set bootargs (root=PARTUUID from the image) and bootcmd (ext4load + booti with the DTB for
-      --board-rev: h3-es3/h3-es2 → r8a77951-ulcb.dtb, h3e-2g → r8a779m1-ulcb.dtb) and saveenv.
+      Drive the board's U-Boot over the serial console with only the commands it has (its
+      rcar3_ulcb_defconfig has no `part`): stop autoboot, check the eMMC is large enough by reading the
+      image's last block, check ethaddr (and serverip after DHCP, or --ipaddr/--serverip), then per
+      chunk: tftpboot, crc32 (vs the host's zlib CRC32), mmc write to eMMC (mmc dev 1), mmc read back,
+      crc32 again. Then `mmc part` must list the image's PARTUUID and /boot/Image and the DTB must be
+      readable; set bootargs (root=PARTUUID from the image) and bootcmd (ext4load + booti with the DTB
+      for --board-rev: h3-es3/h3-es2 -> r8a77951-ulcb.dtb, h3e-2g -> r8a779m1-ulcb.dtb) and saveenv.
       Your TFTP server must serve --tftp-dir; one chunk file at a time is placed in its
-      rcar-k8s-flash/ subdirectory. --dry-run prints the exact U-Boot command sequence.
-      --serial also takes pyserial URLs (socket://host:port for ser2net consoles).
+      rcar-k8s-flash/ subdirectory. --dry-run prints the exact U-Boot command sequence (no pyserial
+      needed). --serial also takes pyserial URLs (socket://host:port for ser2net consoles).
 
   rcar-k8s flash bootloader --files-dir DEPLOY_DIR [--dram 4x2g] --dry-run
   rcar-k8s flash bootloader --serial /dev/ttyUSB0 --files-dir DEPLOY_DIR --flash-writer FW.mot --sup --yes
