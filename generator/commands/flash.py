@@ -10,21 +10,26 @@
       and the mapped blocks are read back from the device and checked again.
 
   rcar-k8s flash emmc --serial /dev/ttyUSB0 --tftp-dir /srv/tftp --image IMG.wic.xz [--board-rev h3-es3]
-      Drive the board's U-Boot over the serial console: stop autoboot, get an address by DHCP (or
-      --ipaddr/--serverip), then per chunk: tftpboot, crc32 (vs the host's zlib CRC32), mmc write to
-      eMMC (mmc dev 1), mmc read back, crc32 again. Then check /boot/Image and the DTB are readable,
-      set bootargs (root=PARTUUID from the image) and bootcmd (ext4load + booti with the DTB for
-      --board-rev: h3-es3/h3-es2 → r8a77951-ulcb.dtb, h3e-2g → r8a779m1-ulcb.dtb) and saveenv.
+      Drive the board's U-Boot over the serial console with only the commands it has (its
+      rcar3_ulcb_defconfig has no `part`): stop autoboot, check the eMMC is large enough by reading the
+      image's last block, check ethaddr (and serverip after DHCP, or --ipaddr/--serverip), then per
+      chunk: tftpboot, crc32 (vs the host's zlib CRC32), mmc write to eMMC (mmc dev 1), mmc read back,
+      crc32 again. Then `mmc part` must list the image's PARTUUID and /boot/Image and the DTB must be
+      readable; set bootargs (root=PARTUUID from the image) and bootcmd (ext4load + booti with the DTB
+      for --board-rev: h3-es3/h3-es2 -> r8a77951-ulcb.dtb, h3e-2g -> r8a779m1-ulcb.dtb) and saveenv.
       Your TFTP server must serve --tftp-dir; one chunk file at a time is placed in its
-      rcar-k8s-flash/ subdirectory. --dry-run prints the exact U-Boot command sequence.
-      --serial also takes pyserial URLs (socket://host:port for ser2net consoles).
+      rcar-k8s-flash/ subdirectory. --dry-run prints the exact U-Boot command sequence (no pyserial
+      needed). --serial also takes pyserial URLs (socket://host:port for ser2net consoles).
 
-  rcar-k8s flash bootloader --serial /dev/ttyUSB0 --files-dir DEPLOY_DIR --dry-run
-  rcar-k8s flash bootloader --serial /dev/ttyUSB0 --files-dir DEPLOY_DIR --flash-writer FW.mot --yes
+  rcar-k8s flash bootloader --files-dir DEPLOY_DIR [--dram 4x2g] --dry-run
+  rcar-k8s flash bootloader --serial /dev/ttyUSB0 --files-dir DEPLOY_DIR --flash-writer FW.mot --sup --yes
       Write bootparam/BL2/cert header/BL31/OP-TEE/U-Boot .srec files to HyperFlash with Renesas
-      Flash Writer (xls2), after the board was put in SCIF download mode. --dry-run lists every
-      file, program address, flash address and step. The real mode needs --yes and checks every
-      file exists first.
+      Flash Writer (xls2), after the board was put in SCIF download mode. Before the port is opened
+      every file is read: its lowest S-record address must be the part's program address and its
+      erase range must stay in its slot. During each xls2 the erase range Flash Writer proposes must
+      be the predicted one, and "SAVE SPI-FLASH....... complete!" with the predicted start/end
+      address must follow; Flash Writer errors ("Program over size Error", ...) fail the command.
+      --dram 4x2g uses meta-renesas' 8 GiB files. --sup switches both sides to 921600 baud.
 
 Exit status: 0 written and verified, 2 refused or failed (one-line reason).
 """
@@ -53,6 +58,9 @@ def register(parser: argparse.ArgumentParser) -> None:
     dest.add_argument("--device", help="whole-disk block device of the SD card, e.g. /dev/sdb")
     dest.add_argument("--to-file", type=Path, help="write a disk image file instead of a device")
     sd.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    sd.add_argument("--confirm-size", metavar="BYTES",
+                    help="allow a hot-pluggable disk that is not on usb/mmc (e.g. a SATA hot-swap bay) "
+                         "by naming its exact size in bytes")
     # Injectable host views so tests can describe devices with fixture trees.
     sd.add_argument("--sysfs-root", type=Path, default=Path("/sys"), help=argparse.SUPPRESS)
     sd.add_argument("--lsblk-json", type=Path, help=argparse.SUPPRESS)
@@ -81,6 +89,9 @@ def register(parser: argparse.ArgumentParser) -> None:
     bl.add_argument("--serial", help="serial console of the board in SCIF download mode")
     bl.add_argument("--files-dir", type=Path, required=True, help="deploy dir with the .srec files")
     bl.add_argument("--board", choices=sorted(bootloader.BOARDS), default="h3ulcb")
+    bl.add_argument("--dram", choices=bootloader.DRAM_CHOICES,
+                    help="DRAM population: 4x1g (4 GiB) or 4x2g (8 GiB, meta-renesas' -4x2g bootparam/"
+                         "cert_header/bl2/bl31); default: the board's (h3ulcb: 4x1g)")
     bl.add_argument("--flash-writer", type=Path, help="Flash Writer .mot to upload first (omit if it runs)")
     bl.add_argument("--sup", action="store_true", help="raise the link to 921600 baud with `sup` first")
     bl.add_argument("--only", action="append", metavar="NAME",
@@ -108,8 +119,6 @@ def run(args: argparse.Namespace) -> int:
 
 def _run_emmc(args: argparse.Namespace) -> int:
     from generator.flash import emmc
-    from generator.flash.console import open_console
-    from generator.flash.uboot import UBoot
 
     network = emmc.Network(args.ipaddr, args.serverip)
     chunk = emmc.parse_size(args.chunk_size) if args.chunk_size else None
@@ -125,6 +134,9 @@ def _run_emmc(args: argparse.Namespace) -> int:
 
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from generator.flash.console import open_console  # pyserial: only needed to talk to a board
+    from generator.flash.uboot import UBoot
 
     err = Console(stderr=True)
     log = args.log.open("w", encoding="utf-8") if args.log else None

@@ -12,15 +12,21 @@ from typing import IO
 
 import pexpect
 import pexpect.fdpexpect
-import serial
 
 from generator.errors import UserError
+
+try:
+    import serial
+except ImportError:  # --dry-run and the plan checks work without it
+    serial = None
 
 
 @contextlib.contextmanager
 def open_console(port: str, baudrate: int = 115200, logfile: IO[str] | None = None,
                  timeout: float = 30) -> Iterator[pexpect.fdpexpect.fdspawn]:
     """Yield a pexpect child bound to the serial port; closes the port on exit."""
+    if serial is None:
+        raise UserError("pyserial is not installed: pip install pyserial (or apt install python3-serial)")
     try:
         ser = serial.serial_for_url(port, baudrate=baudrate, timeout=0)
     except (serial.SerialException, ValueError, OSError) as exc:

@@ -109,8 +109,15 @@ def probe(device: str, sysfs_root: Path = Path("/sys"), lsblk_json: str | None =
     )
 
 
-def refusal(facts: DeviceFacts, image_size: int) -> str | None:
-    """Why this device must not be written, or None. Checks run from most to least dangerous."""
+SD_TRANSPORTS = ("usb", "mmc")  # USB card readers and the host's own SD slot (lsblk TRAN)
+
+
+def refusal(facts: DeviceFacts, image_size: int, confirm_size: str | None = None) -> str | None:
+    """Why this device must not be written, or None. Checks run from most to least dangerous.
+
+    A hot-pluggable disk on another transport (SATA hot-swap bay, Thunderbolt NVMe, iSCSI...) is not
+    an SD card unless the user proves they mean it by typing its exact size (``--confirm-size``).
+    """
     dev = facts.path
     if not facts.is_block:
         return f"{dev} is not a block device (pass the SD card's whole-disk node, e.g. /dev/sdb, " \
@@ -128,6 +135,18 @@ def refusal(facts: DeviceFacts, image_size: int) -> str | None:
         return f"{dev} is a {facts.kind} device, not an SD card or card reader"
     if not (facts.removable or facts.hotplug):
         return f"{dev} is not removable or hot-pluggable (internal disk?): refusing to overwrite it"
+    transport = facts.transport or ("mmc" if facts.mmc_type == "SD" else "")
+    if transport not in SD_TRANSPORTS and not size_confirmed(facts.size, confirm_size):
+        return (f"{dev} is on the {transport or 'unknown'} transport, not usb/mmc like an SD card reader: "
+                f"if it really is the card, pass --confirm-size {facts.size} (its size in bytes)")
     if facts.size < image_size:
         return f"{dev} is too small: {human(facts.size)} < image {human(image_size)}"
     return None
+
+
+def size_confirmed(size: int, confirm: str | None) -> bool:
+    """--confirm-size given as the exact byte count, or as the rounded size this tool shows."""
+    if not confirm:
+        return False
+    text = confirm.strip().replace(" ", "")
+    return text == str(size) or text.lower() == human(size).replace(" ", "").lower()

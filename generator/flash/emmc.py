@@ -32,6 +32,7 @@ class Target:
     dev: int
     select: tuple[str, ...]
     rescan: tuple[str, ...]  # make U-Boot re-read the partition table it cached before the write
+    list_parts: str  # print the partition table (with UUIDs) using a command this U-Boot has
     load_addr: int
     verify_addr: int
     max_chunk: int
@@ -42,11 +43,13 @@ class Target:
 
 TARGETS: dict[str, Target] = {
     # DRAM bank 0 is 0x48000000-0x7fffffff; U-Boot relocates itself to its top.
-    "h3ulcb": Target("h3ulcb", "mmc", 1, ("mmc dev 1",), ("mmc rescan",), 0x50000000, 0x58000000, 64 << 20,
-                     "ttySC0,115200", save_env=True),
+    # The board's U-Boot has no `part` (CMD_PART unset): `mmc part` lists the current device's table.
+    "h3ulcb": Target("h3ulcb", "mmc", 1, ("mmc dev 1",), ("mmc rescan",), "mmc part", 0x50000000, 0x58000000,
+                     64 << 20, "ttySC0,115200", save_env=True),
     # QEMU virt, 512 MiB at 0x40000000; Debian's qemu_arm64 U-Boot keeps its env in CFI flash which
     # QEMU 7.2 refuses to program ("Flash buffer write timeout"), so the env is set but not saved.
-    "qemu-virt": Target("qemu-virt", "virtio", 0, ("virtio scan", "virtio dev 0"), (),
+    # `virtio part 0` (cmd/blk_common.c -> part_print) also re-detects the table type after the write.
+    "qemu-virt": Target("qemu-virt", "virtio", 0, ("virtio scan", "virtio dev 0"), (), "virtio part 0",
                         0x40200000, 0x48000000,
                         32 << 20, "ttyAMA0,115200", save_env=False,
                         note="qemu-virt: environment set but not saved "
@@ -71,18 +74,35 @@ def dtb_for(board_rev: str) -> str:
         raise UserError(f"unknown --board-rev {board_rev!r}: choose one of {', '.join(BOARD_REVS)}") from None
 
 
-def check_banner(banner: str, board_rev: str) -> None:
-    """Refuse when U-Boot's CPU line contradicts --board-rev (a wrong DTB leaves the board unbootable)."""
+def banner_revisions(banner: str) -> tuple[str, ...] | None:
+    """Which --board-rev values U-Boot's CPU line allows; None when there is no CPU line.
+
+    The board's U-Boot (renesas-rcar/u-boot@4d0082a2 arch/arm/mach-rmobile/cpu_info.c) has no
+    R8A779M1 entry: an H3e-2G has the PRR of an H3 ES3.0 and prints "R8A7795 rev 3.0" too, so that
+    line allows both; newer U-Boots that name the R8A779M1 allow only h3e-2g.
+    """
     m = _CPU_RE.search(banner)
     if not m:
-        return  # board was already at the prompt: nothing to compare
+        return None
     soc, major = m.group(1).upper(), int(m.group(2))
-    actual = "h3e-2g" if soc == "R8A779M1" else ("h3-es1" if major < 2 else None)
-    if soc == "R8A7795" and major >= 2:
-        actual = "h3-es3" if major >= 3 else "h3-es2"
-    if actual and dtb_for_or_none(actual) != dtb_for_or_none(board_rev):
-        raise UserError(f"U-Boot reports {soc} rev {m.group(2)}.{m.group(3)} but --board-rev is {board_rev}: "
-                        f"pass --board-rev {actual}")
+    if soc == "R8A779M1":
+        return ("h3e-2g",)
+    if soc != "R8A7795":
+        return ()
+    return {1: ("h3-es1",), 2: ("h3-es2",)}.get(major, ("h3-es3", "h3e-2g"))
+
+
+def check_banner(banner: str, board_rev: str) -> None:
+    """Refuse when U-Boot's CPU line contradicts --board-rev (a wrong DTB leaves the board unbootable)."""
+    allowed = banner_revisions(banner)
+    if allowed is None:
+        return  # board was already at the prompt: nothing to compare
+    dtbs = {dtb_for_or_none(rev) for rev in allowed}
+    if dtb_for_or_none(board_rev) not in dtbs or (board_rev == "h3-es1") != ("h3-es1" in allowed):
+        m = _CPU_RE.search(banner)
+        hint = f"pass --board-rev {' or '.join(allowed)}" if allowed else "this SoC is not an H3"
+        raise UserError(f"U-Boot reports {m.group(1).upper()} rev {m.group(2)}.{m.group(3)} but --board-rev "
+                        f"is {board_rev}: {hint}")
 
 
 def dtb_for_or_none(board_rev: str) -> str | None:
@@ -105,14 +125,29 @@ class Network:
     serverip: str | None = None
 
     def steps(self) -> list[Step]:
-        out: list[Step] = []
+        # A board whose MAC is neither in its device tree nor in the environment gets "Error: <eth>
+        # address not set." (renesas-rcar/u-boot@4d0082a2 net/eth-uclass.c eth_post_probe) and `dhcp`
+        # fails. Check before anything else and say how to fix it.
+        out = [Step("printenv ethaddr", what="ethaddr", hint=ETHADDR_HINT)]
         if self.ipaddr:
             out.append(Step(f"setenv ipaddr {self.ipaddr}"))
         else:
-            out += [Step("setenv autoload no"), Step("dhcp", timeout=60, what="DHCP")]
+            out += [Step("setenv autoload no"), Step("dhcp", timeout=60, what="DHCP", hint=DHCP_HINT)]
         if self.serverip:
             out.append(Step(f"setenv serverip {self.serverip}"))
+        else:
+            # `dhcp` sets serverip only from the reply's next-server (siaddr); without it tftpboot has
+            # no server to ask. Checked before the first write.
+            out.append(Step("printenv serverip", what="serverip", hint=SERVERIP_HINT))
         return out
+
+
+ETHADDR_HINT = ("U-Boot has no ethaddr, so it cannot use the network: type `setenv ethaddr <MAC from the "
+                "label on the board>; saveenv` at the U-Boot prompt, then run this again; nothing written")
+DHCP_HINT = ("`dhcp` got no address: connect the board's Ethernet to a network with a DHCP server, or pass "
+             "--ipaddr (and --serverip); nothing written")
+SERVERIP_HINT = ("U-Boot has no serverip (the DHCP reply carried no next-server): pass --serverip <IP of "
+                 "this host's TFTP server>; nothing written")
 
 
 @dataclass(frozen=True)
@@ -190,15 +225,22 @@ def boot_env(t: Target, root: RootPartition, dtb: str) -> dict[str, str]:
 
 
 def finish_steps(t: Target, root: RootPartition, dtb: str) -> list[Step]:
+    """After the data: prove U-Boot sees the new table and files, then point the boot env at them.
+
+    Only commands the board's U-Boot has: rcar3_ulcb_defconfig at the SRCREV meta-renesas scarthgap pins
+    has no CONFIG_CMD_PART, so the table is listed with `mmc part` (cmd/mmc.c do_mmc_part ->
+    part_print; the DOS table printer always shows the "%08x-%02x" partition UUID).
+    """
     part = f"{t.iface} {t.dev}:{root.number}"
 
     def has_root(out: str) -> None:
-        if "UUID" in out and root.partuuid.lower() not in out.lower():
+        listed = "UUID" in out if root.scheme == "mbr" else "guid:" in out
+        if listed and root.partuuid.lower() not in out.lower():
             raise UserError(f"U-Boot does not see partition PARTUUID={root.partuuid} on {t.iface} {t.dev} "
                             "after writing")
 
     steps = [Step(cmd) for cmd in t.rescan] + [
-        Step(f"part list {t.iface} {t.dev}", has_root),
+        Step(t.list_parts, has_root),
         # Prove U-Boot can read what the new bootcmd will load before pointing the board at it.
         *(Step(f"ext4size {part} /boot/{name}", what=f"check /boot/{name}",
                hint=f"`ext4size {part} /boot/{name}` failed: the image has no /boot/{name} (needs "
@@ -210,7 +252,8 @@ def finish_steps(t: Target, root: RootPartition, dtb: str) -> list[Step]:
         steps.append(Step(f"setenv {var} '{value}'"))
         steps.append(Step(f"printenv {var}", _expect_equal(var, value)))
     if t.save_env:
-        steps.append(Step("saveenv", timeout=120))
+        steps.append(Step("saveenv", timeout=120, hint="saveenv failed: the boot environment is set for this "
+                          "session only; check the eMMC (U-Boot keeps its env in mmc 1, boot partition 2)"))
     return steps
 
 
@@ -230,6 +273,8 @@ class Plan:
 
     def head_steps(self) -> list[Step]:
         t, blocks = self.target, -(-self.size // BLOCK)
+        need = (f"the image needs {blocks} blocks ({blocks * BLOCK} bytes) but {t.iface} {t.dev} is smaller: "
+                "nothing was written")
 
         def fits(out: str) -> None:
             cap = capacity_blocks(out)
@@ -237,8 +282,13 @@ class Plan:
                 raise UserError(f"the image needs {blocks} blocks but {t.iface} {t.dev} has {cap}: "
                                 "nothing was written")
 
-        info = "mmc info" if t.iface == "mmc" else f"{t.iface} info"
-        return [Step(cmd) for cmd in t.select] + [Step(info, fits)] + self.network.steps()
+        # `mmc info` only prints a rounded "User Capacity: 29.1 GiB" (cmd/mmc.c print_mmcinfo ->
+        # print_size), so the exact test is reading the image's last block: U-Boot refuses a block
+        # beyond the device ("block number ... exceeds max") and `mmc read` returns failure.
+        return [Step(cmd) for cmd in t.select] + [
+            Step(f"{t.iface} info", fits),
+            Step(f"{t.iface} read 0x{t.verify_addr:x} 0x{blocks - 1:x} 0x1", what="size check", hint=need),
+        ] + self.network.steps()
 
     def all_steps(self) -> Iterator[tuple[Chunk | None, Step]]:
         for s in self.head_steps():
@@ -263,14 +313,9 @@ def make_plan(image: Path, target: str, board_rev: str, chunk_size: int | None, 
 
 
 def capacity_blocks(info: str) -> int | None:
-    """Blocks on the device from `virtio info` / `mmc info` output, if it says."""
+    """Exact block count from `virtio info`-style "(N x 512)" output, else None (see head_steps)."""
     m = re.search(r"\((\d+) x 512\)", info)
-    if m:
-        return int(m.group(1))
-    m = re.search(r"User Capacity:\s*([\d.]+)\s*([MG])iB", info)
-    if m:
-        return int(float(m.group(1)) * (1 << (20 if m.group(2) == "M" else 30)) // BLOCK)
-    return None
+    return int(m.group(1)) if m else None
 
 
 def dry_run_lines(plan: Plan) -> Iterator[str]:

@@ -78,7 +78,7 @@ def run_sd(args: argparse.Namespace) -> int:
         lsblk_json=args.lsblk_json.read_text() if fixture else None,
         **({"is_block": _fixture_is_block(args.sysfs_root)} if fixture else {}),
     )
-    why = device.refusal(facts, size)
+    why = device.refusal(facts, size, args.confirm_size)
     if why:
         raise UserError(f"refusing to write: {why}")
     bmapmod.preverify(image, bmap)

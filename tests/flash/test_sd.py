@@ -112,6 +112,8 @@ REFUSALS = {
     "internal-emmc": "is an eMMC soldered to this host",
     "tiny-sd-slot": "is too small: 4.0 MiB < image",
     "partition": "is a partition",
+    # Hot-pluggable but on SATA (a hot-swap bay), not a usb/mmc card reader (issue 20 item 5).
+    "hotswap-sata": "is on the sata transport, not usb/mmc",
 }
 
 
@@ -175,3 +177,17 @@ def test_real_loop_device_refused(img, tmp_path: Path):
     finally:
         subprocess.run([losetup, "-d", loop], check=False)
     assert backing.read_bytes() == b"\0" * (16 << 20)
+
+
+def test_other_transport_allowed_only_with_exact_size(img, tmp_path: Path):
+    """--confirm-size must name the disk's exact size; then the usual checks go on (here: open fails)."""
+    _raw, xz, _ = img
+    wrong = run_cli("flash", "sd", "--image", str(xz), "--yes", "--confirm-size", "32000000000",
+                    *_fixture_args("hotswap-sata", tmp_path))
+    assert "--confirm-size 31914983424" in _one_line_error(wrong)
+    res = run_cli("flash", "sd", "--image", str(xz), "--yes", "--confirm-size", "31914983424",
+                  *_fixture_args("hotswap-sata", tmp_path))
+    assert "cannot open" in _one_line_error(res)
+    human = run_cli("flash", "sd", "--image", str(xz), "--yes", "--confirm-size", "29.7 GiB",
+                    *_fixture_args("hotswap-sata", tmp_path))
+    assert "cannot open" in _one_line_error(human)
