@@ -18,6 +18,9 @@ SRC_URI = "file://config.toml \
            file://rcar-k8s-hostname.service \
            file://first-boot-hostname \
            file://time-wait-sync-rcar-k8s.conf \
+           file://journald-rcar-k8s.conf \
+           file://rcar-k8s-grow-data.service \
+           file://grow-data \
 "
 
 inherit systemd allarch rcar_k8s_arm64
@@ -36,19 +39,23 @@ do_install() {
     install -D -m 0755 ${WORKDIR}/first-boot-hostname ${D}${libexecdir}/rcar-k8s/first-boot-hostname
     install -D -m 0644 ${WORKDIR}/time-wait-sync-rcar-k8s.conf \
         ${D}${systemd_system_unitdir}/systemd-time-wait-sync.service.d/rcar-k8s.conf
+    install -D -m 0644 ${WORKDIR}/journald-rcar-k8s.conf ${D}${systemd_unitdir}/journald.conf.d/50-rcar-k8s.conf
+    install -D -m 0644 ${WORKDIR}/rcar-k8s-grow-data.service ${D}${systemd_system_unitdir}/rcar-k8s-grow-data.service
+    install -D -m 0755 ${WORKDIR}/grow-data ${D}${libexecdir}/rcar-k8s/grow-data
     # kubelet refuses to run with swap on (failSwapOn): mask every swap unit
     install -d ${D}${sysconfdir}/systemd/system
     ln -sf /dev/null ${D}${sysconfdir}/systemd/system/swap.target
 }
 
-FILES:${PN} += "${systemd_system_unitdir} ${systemd_unitdir}/system-preset"
+FILES:${PN} += "${systemd_system_unitdir} ${systemd_unitdir}/system-preset ${systemd_unitdir}/journald.conf.d"
 CONFFILES:${PN} += "${sysconfdir}/containerd/config.toml ${sysconfdir}/crictl.yaml"
 
-SYSTEMD_SERVICE:${PN} = "rcar-k8s-hostname.service"
+SYSTEMD_SERVICE:${PN} = "rcar-k8s-hostname.service rcar-k8s-grow-data.service"
 
 # time-sync.target is reached only when systemd-timesyncd synchronised the clock (boards have
 # no RTC battery; TLS fails on a 1970 clock); kmod loads modules-load.d; swapoff for the drop-in
-RDEPENDS:${PN} = "coreutils kmod systemd util-linux-swaponoff"
+# grow-data: sfdisk and partx grow the data partition, resize2fs its ext4 (online)
+RDEPENDS:${PN} = "coreutils kmod systemd util-linux-swaponoff util-linux-sfdisk util-linux-partx e2fsprogs-resize2fs"
 # kubeadm preflight reads /proc/config.gz (kernel CONFIG_IKCONFIG_PROC, set by the BSP fragment)
 # and needs these modules; built-in is fine too, hence recommends
 RRECOMMENDS:${PN} = "kernel-module-overlay kernel-module-br-netfilter kernel-module-nf-conntrack \
