@@ -55,7 +55,7 @@ SYSTEMD_SERVICE:${PN} = "rcar-k8s-hostname.service rcar-k8s-grow-data.service"
 # time-sync.target is reached only when systemd-timesyncd synchronised the clock (boards have
 # no RTC battery; TLS fails on a 1970 clock); kmod loads modules-load.d; swapoff for the drop-in
 # grow-data: sfdisk and partx grow the data partition, resize2fs its ext4 (online)
-RDEPENDS:${PN} = "coreutils kmod systemd util-linux-swaponoff util-linux-sfdisk util-linux-partx e2fsprogs-resize2fs"
+RDEPENDS:${PN} = "coreutils e2fsprogs-resize2fs kmod systemd util-linux-partx util-linux-sfdisk util-linux-swaponoff"
 # kubeadm preflight reads /proc/config.gz (kernel CONFIG_IKCONFIG_PROC, set by the BSP fragment)
 # and needs these modules; built-in is fine too, hence recommends
 RRECOMMENDS:${PN} = "kernel-module-overlay kernel-module-br-netfilter kernel-module-nf-conntrack \
