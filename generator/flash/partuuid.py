@@ -34,7 +34,7 @@ def _pick(found: list[RootPartition]) -> RootPartition:
             return p
     raise UserError(
         f"the image has partitions {', '.join(str(p.number) for p in found)} but no root partition "
-        f"{ROOT.number}: build it with the layer's wks (WKS_FILE = \"rcar-k8s-node.wks\")"
+        f'{ROOT.number}: build it with the layer\'s wks (WKS_FILE = "rcar-k8s-node.wks")'
     )
 
 

@@ -23,8 +23,9 @@ def _layout_image(tmp_path: Path, label: str) -> Path:
         else f"size={'4M' if p is not dl.DATA else '+'}, type=L\n"
         for p in dl.PARTS
     )
-    subprocess.run([require_tool("sfdisk"), "-q", str(img)], input=script, text=True, check=True,
-                   capture_output=True)
+    subprocess.run(
+        [require_tool("sfdisk"), "-q", str(img)], input=script, text=True, check=True, capture_output=True
+    )
     return img
 
 
@@ -34,12 +35,18 @@ def test_root_is_the_layouts_second_partition(tmp_path: Path, label: str):
     root = find_root(img.read_bytes()[: 34 * 512])
     assert root.number == dl.ROOT.number == 2
     if label == "dos":
-        disk_id = subprocess.run(["sfdisk", "--disk-id", str(img)], capture_output=True, text=True,
-                                 check=True).stdout.strip()
+        disk_id = subprocess.run(
+            ["sfdisk", "--disk-id", str(img)], capture_output=True, text=True, check=True
+        ).stdout.strip()
         assert root.partuuid == f"{int(disk_id, 16):08x}-02"
     else:
-        want = subprocess.run(["sfdisk", "--part-uuid", str(img), "2"], capture_output=True, text=True,
-                              check=True).stdout.strip().lower()
+        want = (
+            subprocess.run(
+                ["sfdisk", "--part-uuid", str(img), "2"], capture_output=True, text=True, check=True
+            )
+            .stdout.strip()
+            .lower()
+        )
         assert root.partuuid == want
 
 

@@ -22,9 +22,7 @@ from .conftest import LAYER
 ACCESS = LAYER / "recipes-core/rcar-k8s-access"
 RECIPE = ACCESS / "rcar-k8s-access_1.0.bb"
 KEY1 = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIB2tMXeH4ZQ6nOq4J8wG4k6Fj1nBk0Yq6d3sQZ8vUq1R alice@laptop"
-KEY2 = (
-    'from="192.0.2.0/24" ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBA== ci'
-)
+KEY2 = 'from="192.0.2.0/24" ecdsa-sha2-nistp256 AAAAE2VjZHNhLXNoYTItbmlzdHAyNTYAAAAIbmlzdHAyNTYAAABBBA== ci'
 
 
 def _var(name: str) -> str:
@@ -47,7 +45,9 @@ def test_node_images_install_the_access_recipe():
 def test_useradd_makes_an_account_without_password_that_is_not_locked(tmp_path: Path):
     """USERADD_PARAM run by the real shadow useradd --root, as poky's useradd.bbclass does."""
     if os.geteuid() != 0:
-        pytest.skip("skipped: useradd --root needs root (prepare with: run the tests as root, as .ci/run does)")
+        pytest.skip(
+            "skipped: useradd --root needs root (prepare with: run the tests as root, as .ci/run does)"
+        )
     useradd = require_tool("useradd")
     root = tmp_path / "rootfs"
     (root / "etc").mkdir(parents=True)

@@ -23,7 +23,9 @@ from generator.layer import disk_layout as dl
 from .conftest import LAYER, REPO
 
 POKY = Path(os.environ.get("MIRROR_ROOT", "/work/.mirror")) / "yoctoproject+poky/repo"
-PREPARE = "MIRROR_ROOT=/work/.mirror; /work/.mirror/fetch.sh yoctoproject/poky (a bare clone with branch scarthgap)"
+PREPARE = (
+    "MIRROR_ROOT=/work/.mirror; /work/.mirror/fetch.sh yoctoproject/poky (a bare clone with branch scarthgap)"
+)
 WKS = LAYER / "wic" / dl.WKS_NAME
 # poky scarthgap meta/recipes-core/base-files/base-files/fstab, verbatim
 POKY_FSTAB = """# stock fstab - you probably want to override this with a machine specific one

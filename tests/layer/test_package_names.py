@@ -63,14 +63,14 @@ def test_no_package_name_shared_with_meta_virtualization():
     theirs: dict[str, set[str]] = {}
     for path in MV_RECIPES:
         text = subprocess.run(
-            ["git", f"--git-dir={MV}", "show", f"scarthgap:{path}"], capture_output=True, text=True, check=True
+            ["git", f"--git-dir={MV}", "show", f"scarthgap:{path}"],
+            capture_output=True,
+            text=True,
+            check=True,
         ).stdout
         theirs[path] = package_names(text, Path(path).name.split("_")[0])
     assert {"kubeadm", "kubelet", "kubectl"} <= theirs["recipes-containers/kubernetes/kubernetes_git.bb"]
     clashes = [
-        (mine, their, sorted(a & b))
-        for mine, a in ours().items()
-        for their, b in theirs.items()
-        if a & b
+        (mine, their, sorted(a & b)) for mine, a in ours().items() for their, b in theirs.items() if a & b
     ]
     assert not clashes, clashes
