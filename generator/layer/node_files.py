@@ -173,10 +173,19 @@ WantedBy=multi-user.target
 # Boards have no RTC battery: kubelet and kubeadm need NTP time before they talk TLS. But a site
 # without NTP must still come up, so the wait is bounded (then time-sync.target is reached anyway,
 # kubelet starts and `journalctl -u systemd-time-wait-sync` says why the clock may be wrong).
-TIME_WAIT_SYNC_DROPIN = """
-# meta-rcar-k8s: wait for NTP at most 3 minutes (configure NTP in /etc/systemd/timesyncd.conf)
+# The wait is needed only until the board has been synchronised once: systemd-timesyncd saves the
+# time in /var/lib/systemd/timesync/clock and, at every start, advances the clock to it
+# (systemd-timesyncd.service(8)), so later boots start from the last known time and do not wait.
+# TimeoutStartSec is the distro's RCAR_K8S_TIME_SYNC_WAIT (k8s-node-config's do_install).
+TIME_SYNCED_MARK = "/var/lib/rcar-k8s/time-synced-once"
+TIME_WAIT_DEFAULT = "180"
+TIME_WAIT_SYNC_DROPIN = f"""
+# meta-rcar-k8s: wait for NTP (at most TimeoutStartSec) until this board was synchronised once;
+# configure NTP in /etc/systemd/timesyncd.conf (k8s-node-config)
 [Service]
-TimeoutStartSec=180
+ExecCondition=/bin/sh -c '! test -e {TIME_SYNCED_MARK}'
+ExecStartPost=/bin/sh -c 'mkdir -p {TIME_SYNCED_MARK.rsplit("/", 1)[0]} && touch {TIME_SYNCED_MARK}'
+TimeoutStartSec={TIME_WAIT_DEFAULT}
 """
 
 # systemd-timesyncd sets the clock; systemd-time-wait-sync holds time-sync.target until it did.

@@ -25,20 +25,30 @@ SRC_URI = "file://config.toml \
 
 inherit systemd allarch rcar_k8s_arm64
 
+# nooelint: oelint.vars.mispell.unknown - the runtime profile's socket, decided in conf/distro/rcar-k8s.conf
+RCAR_K8S_CRI_SOCKET ??= "unix:///run/containerd/containerd.sock"
+# nooelint: oelint.vars.mispell.unknown - conf/distro/rcar-k8s.conf: how long the first boot waits for NTP
+RCAR_K8S_TIME_SYNC_WAIT ??= "180"
+
 do_configure[noexec] = "1"
 do_compile[noexec] = "1"
 
 do_install() {
     install -D -m 0644 ${WORKDIR}/config.toml ${D}${sysconfdir}/containerd/config.toml
-    install -D -m 0644 ${WORKDIR}/crictl.yaml ${D}${sysconfdir}/crictl.yaml
+    # crictl talks to the CRI socket of the runtime profile (cri-dockerd's in the docker profile)
+    install -d ${D}${sysconfdir}
+    sed -e 's|unix:///run/containerd/containerd.sock|${RCAR_K8S_CRI_SOCKET}|g' ${WORKDIR}/crictl.yaml \
+        > ${D}${sysconfdir}/crictl.yaml
     install -D -m 0644 ${WORKDIR}/k8s-modules.conf ${D}${sysconfdir}/modules-load.d/k8s.conf
     install -D -m 0644 ${WORKDIR}/90-k8s.conf ${D}${sysconfdir}/sysctl.d/90-k8s.conf
     install -D -m 0644 ${WORKDIR}/20-rcar-k8s.conf ${D}${systemd_system_unitdir}/kubelet.service.d/20-rcar-k8s.conf
     install -D -m 0644 ${WORKDIR}/80-rcar-k8s.preset ${D}${systemd_unitdir}/system-preset/80-rcar-k8s.preset
     install -D -m 0644 ${WORKDIR}/rcar-k8s-hostname.service ${D}${systemd_system_unitdir}/rcar-k8s-hostname.service
     install -D -m 0755 ${WORKDIR}/first-boot-hostname ${D}${libexecdir}/rcar-k8s/first-boot-hostname
-    install -D -m 0644 ${WORKDIR}/time-wait-sync-rcar-k8s.conf \
-        ${D}${systemd_system_unitdir}/systemd-time-wait-sync.service.d/rcar-k8s.conf
+    install -d ${D}${systemd_system_unitdir}/systemd-time-wait-sync.service.d
+    sed -e 's|^TimeoutStartSec=180$|TimeoutStartSec=${RCAR_K8S_TIME_SYNC_WAIT}|' \
+        ${WORKDIR}/time-wait-sync-rcar-k8s.conf \
+        > ${D}${systemd_system_unitdir}/systemd-time-wait-sync.service.d/rcar-k8s.conf
     install -D -m 0644 ${WORKDIR}/journald-rcar-k8s.conf ${D}${systemd_unitdir}/journald.conf.d/50-rcar-k8s.conf
     install -D -m 0644 ${WORKDIR}/rcar-k8s-grow-data.service ${D}${systemd_system_unitdir}/rcar-k8s-grow-data.service
     install -D -m 0755 ${WORKDIR}/grow-data ${D}${libexecdir}/rcar-k8s/grow-data
