@@ -21,6 +21,7 @@ SRC_URI = "file://config.toml \
            file://journald-rcar-k8s.conf \
            file://rcar-k8s-grow-data.service \
            file://grow-data \
+           file://README \
 "
 
 inherit systemd allarch rcar_k8s_arm64
@@ -52,6 +53,8 @@ do_install() {
     install -D -m 0644 ${WORKDIR}/journald-rcar-k8s.conf ${D}${systemd_unitdir}/journald.conf.d/50-rcar-k8s.conf
     install -D -m 0644 ${WORKDIR}/rcar-k8s-grow-data.service ${D}${systemd_system_unitdir}/rcar-k8s-grow-data.service
     install -D -m 0755 ${WORKDIR}/grow-data ${D}${libexecdir}/rcar-k8s/grow-data
+    # named by the units' Documentation=; the packagegroup installs ${PN}-doc
+    install -D -m 0644 ${WORKDIR}/README ${D}${docdir}/${PN}/README
     # kubelet refuses to run with swap on (failSwapOn): mask every swap unit
     install -d ${D}${sysconfdir}/systemd/system
     ln -sf /dev/null ${D}${sysconfdir}/systemd/system/swap.target

@@ -20,6 +20,9 @@ RDEPENDS:${PN} = " \
 # kubeadm-config: /etc/kubernetes/kubeadm/init.yaml (k8s-init's --config, etcd tuned) and join.yaml.in
 # nooelint: oelint.vars.dependsordered - appended in this block, one group per owner
 RDEPENDS:${PN} += "etcd-tmpfs kubeadm-config"
+# etcd-tmpfs's README, named by its units' Documentation= (${docdir} goes to ${PN}-doc)
+# nooelint: oelint.vars.dependsordered - appended in this block, one group per owner
+RDEPENDS:${PN} += "etcd-tmpfs-doc"
 # k8s-join-init: first-boot `kubeadm init --config` when the boot partition's cluster.env says so
 # nooelint: oelint.vars.dependsordered - appended in this block, one group per owner
 RDEPENDS:${PN} += "k8s-join-init"
