@@ -90,6 +90,15 @@ def _deb(cache: Path, name: str) -> Path:
     return found[-1]
 
 
+def _merged_usr(path: str) -> str:
+    """bookworm's packages still ship /sbin, /lib; the image has merged /usr (debugfs does not
+    follow the /sbin -> usr/sbin symlink)."""
+    for top in ("/sbin/", "/bin/", "/lib/"):
+        if path.startswith(top):
+            return "/usr" + path
+    return path
+
+
 def add_sfdisk(st: standin.Standin, rootfs: Path, work: Path) -> list[str]:
     """Put Debian's sfdisk (and the libraries the stand-in lacks) into ``rootfs``; returns what was added."""
     cache = st.dir.parent / "debs"
@@ -99,7 +108,7 @@ def add_sfdisk(st: standin.Standin, rootfs: Path, work: Path) -> list[str]:
         _run("dpkg-deb", "-x", str(_deb(cache, name)), str(tree))
     files: dict[str, bytes] = {}
     for f in sorted(tree.rglob("*")):
-        rel = "/" + str(f.relative_to(tree))
+        rel = _merged_usr("/" + str(f.relative_to(tree)))
         wanted = rel.endswith("/sbin/sfdisk") or ("/lib/" in rel and ".so." in f.name)
         if wanted and f.is_file() and not f.is_symlink():
             files[rel] = f.read_bytes()
@@ -113,7 +122,7 @@ def add_sfdisk(st: standin.Standin, rootfs: Path, work: Path) -> list[str]:
         added.append(path)
     # the .so.N names the binaries ask for are symlinks in the packages
     for f in sorted(tree.rglob("*.so.*")):
-        rel = "/" + str(f.relative_to(tree))
+        rel = _merged_usr("/" + str(f.relative_to(tree)))
         if f.is_symlink() and standin._read_from_image(rootfs, rel) is None:
             cmds.append(f"symlink {rel} {f.readlink()}")
             added.append(rel)
@@ -210,8 +219,12 @@ def _facts(con: Console) -> dict[str, object]:
     total, start, size = (int(x) for x in sizes.split())
     _, fs = con.run(f"dumpe2fs -h /dev/{p} 2>/dev/null | grep -E '^Block (count|size):' | awk '{{print $3}}'")
     blocks, bsize = (int(x) for x in fs.split())
-    _, mounts = con.run(f"findmnt -n -o SOURCE,FSTYPE,OPTIONS {dl.DATA.mountpoint} {dl.CONFIG.mountpoint}")
-    _, unit = con.run(f"systemctl show -p ActiveState,Result --value {GROW_UNIT} | paste -sd' '")
+    mounts = [
+        con.run(f"findmnt -n -o SOURCE,FSTYPE,OPTIONS {m}")[1]
+        for m in (dl.DATA.mountpoint, dl.CONFIG.mountpoint)
+    ]
+    _, state = con.run(f"systemctl show -p ActiveState --value {GROW_UNIT}")
+    _, result = con.run(f"systemctl show -p Result --value {GROW_UNIT}")
     _, grow_log = con.run(f"journalctl -b 0 -u {GROW_UNIT} -o cat --no-pager | grep grow-data")
     _, journal_dir = con.run("ls -d /var/log/journal/*/ 2>/dev/null | head -1")
     return {
@@ -220,8 +233,8 @@ def _facts(con: Console) -> dict[str, object]:
         "data_sectors": size,
         "data_end_gap_sectors": total - (start + size),
         "fs_bytes": blocks * bsize,
-        "mounts": mounts.splitlines(),
-        "grow_unit": unit.strip(),
+        "mounts": mounts,
+        "grow_unit": f"{state.strip()} {result.strip()}",
         "grow_log": grow_log.splitlines(),
         "journal_dir": journal_dir.strip(),
     }
