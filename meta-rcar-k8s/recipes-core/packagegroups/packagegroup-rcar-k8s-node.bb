@@ -39,7 +39,7 @@ RDEPENDS:${PN} = " \
 "
 # >>> other meta-rcar-k8s recipes for every node go here (k8s-join, k8s-airgap-images):
 #     RDEPENDS:${PN} += "<package>"  -- one line per recipe, with a comment why
-# k8s-join: first-boot `kubeadm join` from the join file on the boot partition (no token in the image)
+# k8s-join: first-boot `kubeadm join` from the join file on the config partition (no token in the image)
 # nooelint: oelint.vars.dependsordered - appended in this block, one group per owner
 RDEPENDS:${PN} += "k8s-join"
 # rcar-k8s-access: the admin user with SSH keys (build time or config partition) and sudo

@@ -1,4 +1,4 @@
-SUMMARY = "First-boot kubeadm join/init from a file on the boot partition"
+SUMMARY = "First-boot kubeadm join/init from a file on the config partition"
 DESCRIPTION = "k8s-join.service runs kubeadm join once from join.env/join.yaml on the boot \
 partition, waits for the API server with backoff and deletes the token afterwards. \
 k8s-init.service runs kubeadm init --config on a control plane whose cluster.env says \

@@ -23,7 +23,7 @@ RDEPENDS:${PN} += "etcd-tmpfs kubeadm-config"
 # etcd-tmpfs's README, named by its units' Documentation= (${docdir} goes to ${PN}-doc)
 # nooelint: oelint.vars.dependsordered - appended in this block, one group per owner
 RDEPENDS:${PN} += "etcd-tmpfs-doc"
-# k8s-join-init: first-boot `kubeadm init --config` when the boot partition's cluster.env says so
+# k8s-join-init: first-boot `kubeadm init --config` when the config partition's cluster.env says so
 # nooelint: oelint.vars.dependsordered - appended in this block, one group per owner
 RDEPENDS:${PN} += "k8s-join-init"
 # nooelint: oelint.vars.mispell.unknown - this layer's own variable (docs/first-boot.md)
