@@ -7,7 +7,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-from generator.cli import tools_next_to_interpreter
 from tests.conftest import REPO
 
 
@@ -27,6 +26,8 @@ def test_doctor_finds_kas_next_to_the_interpreter():
 
 
 def test_path_is_appended_once_and_keeps_the_users_order():
+    from generator.cli import tools_next_to_interpreter
+
     env = {"PATH": "/opt/kas/bin:/usr/bin"}
     tools_next_to_interpreter(env, "/home/u/meta-rcar-k8s/.venv/bin/python")
     tools_next_to_interpreter(env, "/home/u/meta-rcar-k8s/.venv/bin/python")
