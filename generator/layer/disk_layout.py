@@ -34,6 +34,7 @@ class Part:
 
 
 # umask: join.env holds a bootstrap token and cluster.env may; FAT has no owners, so root only.
+# nofail: a board boots (and local-fs.target does not wait) when the partition is missing.
 CONFIG = Part(
     1,
     "config",
@@ -41,7 +42,7 @@ CONFIG = Part(
     "vfat",
     "RCAR-K8S",
     64,
-    "defaults,nofail,fmask=0177,dmask=0077,x-systemd.device-timeout=10s",
+    "defaults,nofail,fmask=0177,dmask=0077",
     "join.env / cluster.env / authorized_keys, writable from any laptop",
 )
 ROOT = Part(2, "root", "/", "ext4", "root", 0, "defaults", "the system; /boot holds Image and the DTBs")
