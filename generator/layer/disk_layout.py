@@ -46,6 +46,9 @@ CONFIG = Part(
     "join.env / cluster.env / authorized_keys, writable from any laptop",
 )
 ROOT = Part(2, "root", "/", "ext4", "root", 0, "defaults", "the system; /boot holds Image and the DTBs")
+# wic sizes a root with --exclude-path from du of what is left (+30 %), not from ROOTFS_SIZE: this
+# is the room for /var/log (journal capped at 128 MiB, pod logs rotated by kubelet) and /etc.
+ROOT_EXTRA_MIB = 1024
 DATA = Part(
     3,
     "data",
@@ -73,7 +76,7 @@ def wks() -> str:
         f"--fstype={c.fstype} --label {c.label} --use-label --fixed-size {c.size_mib}M "
         f'--align {ALIGN_KIB} --fsoptions "{c.fsoptions}"',
         f"part {r.mountpoint} --source rootfs --use-uuid --fstype={r.fstype} --label {r.label} "
-        f"--align {ALIGN_KIB} --exclude-path {c.mountpoint.lstrip('/')}/ {d.mountpoint.lstrip('/')}/",
+        f"--extra-space {ROOT_EXTRA_MIB}M --align {ALIGN_KIB} --exclude-path {c.mountpoint.lstrip('/')}/ {d.mountpoint.lstrip('/')}/",
         f"part {d.mountpoint} --source rootfs --change-directory {d.mountpoint.lstrip('/')} "
         f"--fstype={d.fstype} --label {d.label} --use-label --size {d.size_mib}M "
         f"--align {ALIGN_KIB} --fspassno 2",
@@ -104,7 +107,7 @@ def markdown_table() -> str:
     ]
     for p in PARTS:
         ident = "PARTUUID (`root=PARTUUID=`)" if p is ROOT else f"`LABEL={p.label}`"
-        size = f"{p.size_mib} MiB" if p.size_mib else "rootfs + 30 %"
+        size = f"{p.size_mib} MiB" if p.size_mib else f"(rootfs + {ROOT_EXTRA_MIB} MiB) + 30 %"
         fs = f"{p.fstype}, {size}" + (", grows" if p is DATA else "")
         rows.append(f"| {p.number} | {p.name} | {fs} | {ident} | `{p.mountpoint}` | {p.purpose} |")
     return "\n".join(rows)

@@ -102,6 +102,7 @@ def test_poky_wic_parses_the_wks_into_config_root_and_data(wic):
     assert len(cfg.label) <= 11  # a FAT volume label has 11 characters at most
     assert cfg.fixed_size == dl.CONFIG.size_mib * 1024 and cfg.change_directory == "boot/rcar-k8s"
     assert (root.fstype, root.use_uuid, root.source) == ("ext4", True, "rootfs")
+    assert root.extra_space == dl.ROOT_EXTRA_MIB * 1024  # room for logs: wic ignores ROOTFS_SIZE here
     # root keeps empty mount points for the two other partitions
     assert sorted(root.exclude_path) == ["boot/rcar-k8s/", "var/lib/"]
     assert (data.fstype, data.label, data.use_label) == ("ext4", dl.DATA.label, True)
