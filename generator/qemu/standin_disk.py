@@ -20,6 +20,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from generator import paths
 from generator.errors import UserError
 from generator.layer import disk_layout as dl
 from generator.qemu import standin
@@ -128,6 +129,48 @@ def add_sfdisk(st: standin.Standin, rootfs: Path, work: Path) -> list[str]:
             added.append(rel)
     standin._debugfs(rootfs, "\n".join(cmds) + "\n")
     return added
+
+
+ACCESS = "meta-rcar-k8s/recipes-core/rcar-k8s-access/files"
+ADMIN_UID = 1000
+
+
+def add_admin(rootfs: Path, work: Path) -> str:
+    """The rcar-k8s-access package on the stand-in: the admin user as its USERADD_PARAM makes it
+    (shadow "*", home /home/admin, tests/layer/test_access.py runs the real useradd), and its
+    admin-keys script and unit, enabled as its SYSTEMD_SERVICE is. Returns the unit name."""
+    files = paths.repo_root() / ACCESS
+    unit = "rcar-k8s-admin-keys.service"
+    entries = {
+        "/etc/passwd": f"admin:x:{ADMIN_UID}:{ADMIN_UID}::/home/admin:/bin/sh\n",
+        "/etc/shadow": "admin:*:20000:0:99999:7:::\n",
+        "/etc/group": f"admin:x:{ADMIN_UID}:\n",
+    }
+    cmds = []
+    for i, (path, line) in enumerate(entries.items()):
+        text = (standin._read_from_image(rootfs, path) or b"").decode() + line
+        (work / f"admin-{i}").write_text(text)
+        cmds += [
+            f"rm {path}",
+            f"write {work / f'admin-{i}'} {path}",
+            f"sif {path} mode 0{0o100640 if path == '/etc/shadow' else 0o100644:o}",
+        ]
+    cmds += [
+        "mkdir /home/admin",
+        f"sif /home/admin uid {ADMIN_UID}",
+        f"sif /home/admin gid {ADMIN_UID}",
+        "sif /home/admin mode 040750",
+    ]
+    script, service = "/usr/libexec/rcar-k8s/admin-keys", f"{standin.UNITDIR}/{unit}"
+    cmds += [
+        f"write {files / 'admin-keys'} {script}",
+        f"sif {script} mode 0100755",
+        f"write {files / unit} {service}",
+        f"sif {service} mode 0100644",
+        f"symlink /etc/systemd/system/multi-user.target.wants/{unit} {service}",
+    ]
+    standin._debugfs(rootfs, "\n".join(cmds) + "\n")
+    return unit
 
 
 def _mib_up(n: int) -> int:
@@ -270,6 +313,12 @@ def persistence_run(
                 con.run(f"logger -t rcar-k8s-test boot1-{nonce}; journalctl --flush")
                 _, cfg = con.run(f"ls {dl.CONFIG.mountpoint}")
                 facts["config_listing"] = cfg.split()
+                keys = "/home/admin/.ssh/authorized_keys"
+                _, facts["admin_keys_stat"] = con.run(f"stat -c '%U %a' {keys} /home/admin/.ssh")
+                _, facts["admin_keys"] = con.run(f"cat {keys}")
+                _, facts["admin_keys_log"] = con.run(
+                    "journalctl -b 0 -u rcar-k8s-admin-keys -o cat --no-pager | grep admin-keys:"
+                )
             else:
                 _, facts["marker"] = con.run(f"cat {marker}")
                 _, prev = con.run("journalctl -b -1 -t rcar-k8s-test -o cat --no-pager")

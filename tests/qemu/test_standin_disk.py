@@ -23,6 +23,7 @@ from tests.conftest import REPO, require_tool
 
 pytestmark = pytest.mark.slow
 DISK_MIB = 3072
+KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIB2tMXeH4ZQ6nOq4J8wG4k6Fj1nBk0Yq6d3sQZ8vUq1R me@laptop"
 
 
 @pytest.fixture(scope="module")
@@ -43,10 +44,20 @@ def test_data_grows_to_the_disk_and_data_and_journal_survive_a_reboot(built, tmp
     ov = standin.overlay_for(row, "worker", built.info)
     rootfs = standin.prepare(built, ov, tmp_path / "rootfs.ext4")
     added = standin_disk.add_sfdisk(built, rootfs, tmp_path)
+    standin_disk.add_admin(rootfs, tmp_path)
     readme = (REPO / "meta-rcar-k8s/recipes-core/rcar-k8s-access/files/README.txt").read_bytes()
     example = (REPO / "meta-rcar-k8s/recipes-kubernetes/k8s-join/files/join.env.example").read_bytes()
     rep = standin_disk.persistence_run(
-        built, rootfs, tmp_path, DISK_MIB, {"README.txt": readme, "join.env.example": example}
+        built,
+        rootfs,
+        tmp_path,
+        DISK_MIB,
+        # authorized_keys as a Windows laptop writes it (CRLF)
+        {
+            "README.txt": readme,
+            "join.env.example": example,
+            "authorized_keys": f"# mine\r\n{KEY}\r\n".encode(),
+        },
     )
     print(json.dumps(rep, indent=1), "\nadded to the stand-in:", added)
     b1, b2 = rep["boot1"], rep["boot2"]
@@ -65,6 +76,10 @@ def test_data_grows_to_the_disk_and_data_and_journal_survive_a_reboot(built, tmp
     assert config_mount.split()[:2] == [f"/dev/vda{dl.CONFIG.number}", "vfat"]
     assert "fmask=0177" in config_mount and "dmask=0077" in config_mount
     assert {"README.txt", "join.env.example"} <= set(b1["config_listing"])
+    # the access recipe's boot-time unit put the key from the config partition in place for admin
+    assert b1["admin_keys"] == KEY, b1
+    assert b1["admin_keys_stat"].split("\n") == ["admin 600", "admin 700"], b1
+    assert any("1 key(s) added for admin" in ln for ln in b1["admin_keys_log"].splitlines()), b1
     # boot 2: same size, nothing grown, boot 1's data and journal are there
     assert (b2["data_sectors"], b2["fs_bytes"]) == (b1["data_sectors"], b1["fs_bytes"])
     assert b2["grow_unit"] == "active success"
