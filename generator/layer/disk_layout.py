@@ -76,7 +76,8 @@ def wks() -> str:
         f"--fstype={c.fstype} --label {c.label} --use-label --fixed-size {c.size_mib}M "
         f'--align {ALIGN_KIB} --fsoptions "{c.fsoptions}"',
         f"part {r.mountpoint} --source rootfs --use-uuid --fstype={r.fstype} --label {r.label} "
-        f"--extra-space {ROOT_EXTRA_MIB}M --align {ALIGN_KIB} --exclude-path {c.mountpoint.lstrip('/')}/ {d.mountpoint.lstrip('/')}/",
+        f"--extra-space {ROOT_EXTRA_MIB}M --align {ALIGN_KIB} "
+        f"--exclude-path {c.mountpoint.lstrip('/')}/ {d.mountpoint.lstrip('/')}/",
         f"part {d.mountpoint} --source rootfs --change-directory {d.mountpoint.lstrip('/')} "
         f"--fstype={d.fstype} --label {d.label} --use-label --size {d.size_mib}M "
         f"--align {ALIGN_KIB} --fspassno 2",
