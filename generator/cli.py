@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import pkgutil
 import subprocess
 import sys
+from collections.abc import MutableMapping
+from pathlib import Path
 
 from generator import __version__, commands
 from generator.errors import UserError
@@ -49,7 +52,19 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+def tools_next_to_interpreter(env: MutableMapping[str, str], python: str) -> None:
+    """Append the interpreter's bin directory to PATH: `./scripts/quickstart.sh` installs kas into
+    .venv/bin next to rcar-k8s, and `.venv/bin/rcar-k8s doctor|build|check` must find it there
+    without an activated venv. Appended, so a kas earlier on PATH still wins."""
+    bindir = str(Path(python).parent)  # not resolved: .venv/bin/python is a symlink out of the venv
+    parts = env.get("PATH", "").split(os.pathsep) if env.get("PATH") else []
+    if bindir not in parts:
+        env["PATH"] = os.pathsep.join([*parts, bindir])
+
+
 def main(argv: list[str] | None = None) -> int:
+    if os.environ.get("RCAR_K8S_TOOLS_NEXT_TO_PYTHON") != "0":  # "0": tests that fake a whole host
+        tools_next_to_interpreter(os.environ, sys.executable)
     parser = build_parser(argv)
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):

@@ -22,7 +22,8 @@ echo "== rcar-k8s generate --check"
 cat <<'EOT'
 
 Next, on a build host with network (see docs/building.md):
-    .venv/bin/rcar-k8s doctor
+    . .venv/bin/activate                                   # kas is in .venv/bin
+    rcar-k8s doctor
     kas build kas/rcar-h3-k8s.yml                          # worker image for h3ulcb
     kas build kas/rcar-h3-k8s.yml:kas/include/k8s-1.35.yml # same, Kubernetes 1.35 stack
 EOT

@@ -1,7 +1,9 @@
 """Find the root partition's PARTUUID in a wic image (MBR or GPT), as Linux spells it.
 
-meta-renesas' ``rcar-singlepart-noloader.wks`` uses ``--use-uuid`` on a single ext4 partition, so
-``root=PARTUUID=...`` names the root filesystem whatever the kernel calls the eMMC.
+The layer's ``rcar-k8s-node.wks`` puts root second (config, root, data: see
+``generator.layer.disk_layout``) with ``--use-uuid``; meta-renesas' ``rcar-singlepart-noloader.wks``
+has root as its only partition. Either way ``root=PARTUUID=...`` names the root filesystem whatever
+the kernel calls the eMMC.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import uuid
 from dataclasses import dataclass
 
 from generator.errors import UserError
+from generator.layer.disk_layout import ROOT
 
 SECTOR = 512
 
@@ -22,19 +25,35 @@ class RootPartition:
     scheme: str  # "mbr" or "gpt"
 
 
+def _pick(found: list[RootPartition]) -> RootPartition:
+    """A single partition is root (meta-renesas' wks); otherwise the layer's layout says which."""
+    if len(found) == 1:
+        return found[0]
+    for p in found:
+        if p.number == ROOT.number:
+            return p
+    raise UserError(
+        f"the image has partitions {', '.join(str(p.number) for p in found)} but no root partition "
+        f'{ROOT.number}: build it with the layer\'s wks (WKS_FILE = "rcar-k8s-node.wks")'
+    )
+
+
 def find_root(head: bytes) -> RootPartition:
-    """Parse the first sectors of an image (at least 34 sectors for GPT) and return partition 1's id."""
+    """Parse the first sectors of an image (at least 34 sectors for GPT) and return the root's id."""
     if len(head) < SECTOR or head[510:512] != b"\x55\xaa":
         raise UserError("the image has no partition table (no MBR signature): is it a .wic image?")
     entries = [head[446 + 16 * i: 446 + 16 * (i + 1)] for i in range(4)]
     if entries[0][4] == 0xEE:  # protective MBR → GPT
         return _gpt(head)
+    found = []
+    disk_id = struct.unpack_from("<I", head, 440)[0]
     for number, entry in enumerate(entries, start=1):
         ptype, _start, count = entry[4], *struct.unpack_from("<II", entry, 8)
         if ptype != 0 and count:
-            disk_id = struct.unpack_from("<I", head, 440)[0]
-            return RootPartition(number, f"{disk_id:08x}-{number:02x}", "mbr")
-    raise UserError("the image's MBR lists no partitions")
+            found.append(RootPartition(number, f"{disk_id:08x}-{number:02x}", "mbr"))
+    if not found:
+        raise UserError("the image's MBR lists no partitions")
+    return _pick(found)
 
 
 def _gpt(head: bytes) -> RootPartition:
@@ -42,11 +61,14 @@ def _gpt(head: bytes) -> RootPartition:
     if hdr[:8] != b"EFI PART":
         raise UserError("the image has a protective MBR but no GPT header")
     entries_lba, count, size = struct.unpack_from("<QII", hdr, 72)
+    found = []
     for i in range(count):
         off = entries_lba * SECTOR + i * size
         if off + size > len(head):
             break
         entry = head[off: off + size]
         if entry[:16] != b"\0" * 16:
-            return RootPartition(i + 1, str(uuid.UUID(bytes_le=entry[16:32])), "gpt")
-    raise UserError("the image's GPT lists no partitions")
+            found.append(RootPartition(i + 1, str(uuid.UUID(bytes_le=entry[16:32])), "gpt"))
+    if not found:
+        raise UserError("the image's GPT lists no partitions")
+    return _pick(found)

@@ -188,10 +188,19 @@ WantedBy=multi-user.target
 # Boards have no RTC battery: kubelet and kubeadm need NTP time before they talk TLS. But a site
 # without NTP must still come up, so the wait is bounded (then time-sync.target is reached anyway,
 # kubelet starts and `journalctl -u systemd-time-wait-sync` says why the clock may be wrong).
-TIME_WAIT_SYNC_DROPIN = """
-# meta-rcar-k8s: wait for NTP at most 3 minutes (configure NTP in /etc/systemd/timesyncd.conf)
+# The wait is needed only until the board has been synchronised once: systemd-timesyncd saves the
+# time in /var/lib/systemd/timesync/clock and, at every start, advances the clock to it
+# (systemd-timesyncd.service(8)), so later boots start from the last known time and do not wait.
+# TimeoutStartSec is the distro's RCAR_K8S_TIME_SYNC_WAIT (k8s-node-config's do_install).
+TIME_SYNCED_MARK = "/var/lib/rcar-k8s/time-synced-once"
+TIME_WAIT_DEFAULT = "180"
+TIME_WAIT_SYNC_DROPIN = f"""
+# meta-rcar-k8s: wait for NTP (at most TimeoutStartSec) until this board was synchronised once;
+# configure NTP in /etc/systemd/timesyncd.conf (k8s-node-config)
 [Service]
-TimeoutStartSec=180
+ExecCondition=/bin/sh -c '! test -e {TIME_SYNCED_MARK}'
+ExecStartPost=/bin/sh -c 'mkdir -p {TIME_SYNCED_MARK.rsplit("/", 1)[0]} && touch {TIME_SYNCED_MARK}'
+TimeoutStartSec={TIME_WAIT_DEFAULT}
 """
 
 # systemd-timesyncd sets the clock; systemd-time-wait-sync holds time-sync.target until it did.
@@ -200,6 +209,7 @@ PRESET = """
 enable systemd-timesyncd.service
 enable systemd-time-wait-sync.service
 enable rcar-k8s-hostname.service
+enable rcar-k8s-grow-data.service
 enable containerd.service
 enable kubelet.service
 """
@@ -242,6 +252,70 @@ printf '%s' "$name" > /proc/sys/kernel/hostname
 echo "first-boot-hostname: hostname set to $name"
 """
 
+# Logs survive a reboot (the distro sets VOLATILE_LOG_DIR = "no", so /var/log is on the root
+# partition): a failed first-boot join can be diagnosed afterwards. Capped so the journal never
+# fills the root partition (pod logs are rotated by kubelet itself).
+JOURNALD_DROPIN = """
+# meta-rcar-k8s: persistent journal with a size cap (k8s-node-config)
+[Journal]
+Storage=persistent
+SystemMaxUse=128M
+SystemKeepFree=256M
+RuntimeMaxUse=32M
+"""
+
+
+def _grow_data_service() -> str:
+    from generator.layer import disk_layout as dl
+
+    return f"""
+[Unit]
+Description=Grow the data partition ({dl.DATA.mountpoint}) to the end of the device (rcar-k8s)
+Documentation=file:///usr/share/doc/k8s-node-config/README
+DefaultDependencies=no
+ConditionPathExists=/dev/disk/by-label/{dl.DATA.label}
+RequiresMountsFor={dl.DATA.mountpoint}
+After=local-fs.target
+Before=containerd.service docker.service kubelet.service shutdown.target
+Conflicts=shutdown.target
+
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+ExecStart={LIBEXEC}/grow-data /dev/disk/by-label/{dl.DATA.label}
+
+[Install]
+WantedBy=local-fs.target
+"""
+
+
+# Every boot, idempotent: the image's data partition is small; the card or eMMC is not. Growing the
+# mounted partition follows cloud-utils' growpart (sfdisk --no-reread, then partx --update tells the
+# kernel the new size), and resize2fs grows a mounted ext4 online.
+GROW_DATA_SCRIPT = """
+#!/bin/sh
+# grow-data DEVICE: grow the partition DEVICE (the last one on its disk) to the end of the disk,
+# then its ext4 file system, while mounted. Prints what it did; exit 0 when nothing was to do.
+set -eu
+dev=$(readlink -f "$1")
+part=${dev##*/}
+sys=/sys/class/block/$part
+[ -r "$sys/partition" ] || { echo "grow-data: $dev is not a partition" >&2; exit 1; }
+nr=$(cat "$sys/partition")
+disk=$(basename "$(readlink -f "$sys/..")")
+start=$(cat "$sys/start")
+size=$(cat "$sys/size")
+total=$(cat "/sys/class/block/$disk/size")
+# 1 MiB of slack: alignment and a GPT backup header need no growing
+if [ $((start + size + 2048)) -lt "$total" ]; then
+    echo "grow-data: growing /dev/$disk partition $nr from $((size / 2048)) MiB to the end of the disk"
+    echo ', +' | sfdisk --no-reread --no-tell-kernel -q -N "$nr" "/dev/$disk"
+    partx --update --nr "$nr" "/dev/$disk"
+fi
+echo "grow-data: partition $nr: $(($(cat "$sys/size") / 2048)) MiB of $((total / 2048)) MiB; resizing ext4"
+resize2fs "$dev"
+"""
+
 # file -> (owner recipe, mode)
 OWNERS: dict[str, tuple[str, int]] = {
     "/etc/containerd/config.toml": ("k8s-node-config", 0o644),
@@ -254,6 +328,9 @@ OWNERS: dict[str, tuple[str, int]] = {
     f"{UNITDIR}/rcar-k8s-hostname.service": ("k8s-node-config", 0o644),
     f"{UNITDIR}/systemd-time-wait-sync.service.d/rcar-k8s.conf": ("k8s-node-config", 0o644),
     f"{LIBEXEC}/first-boot-hostname": ("k8s-node-config", 0o755),
+    "/usr/lib/systemd/journald.conf.d/50-rcar-k8s.conf": ("k8s-node-config", 0o644),
+    f"{UNITDIR}/rcar-k8s-grow-data.service": ("k8s-node-config", 0o644),
+    f"{LIBEXEC}/grow-data": ("k8s-node-config", 0o755),
     f"{UNITDIR}/kubelet.service": ("kubernetes-bin", 0o644),
     f"{UNITDIR}/kubelet.service.d/10-kubeadm.conf": ("kubernetes-bin", 0o644),
     f"{UNITDIR}/containerd.service": ("containerd-bin", 0o644),
@@ -273,6 +350,9 @@ def files(row: Row, role: str = "worker", dual_stack: bool = False) -> list[Node
         f"{UNITDIR}/rcar-k8s-hostname.service": _text(HOSTNAME_SERVICE),
         f"{UNITDIR}/systemd-time-wait-sync.service.d/rcar-k8s.conf": _text(TIME_WAIT_SYNC_DROPIN),
         f"{LIBEXEC}/first-boot-hostname": _text(HOSTNAME_SCRIPT),
+        "/usr/lib/systemd/journald.conf.d/50-rcar-k8s.conf": _text(JOURNALD_DROPIN),
+        f"{UNITDIR}/rcar-k8s-grow-data.service": _text(_grow_data_service()),
+        f"{LIBEXEC}/grow-data": _text(GROW_DATA_SCRIPT),
         f"{UNITDIR}/kubelet.service": _text(KUBELET_SERVICE),
         f"{UNITDIR}/kubelet.service.d/10-kubeadm.conf": _text(KUBEADM_DROPIN),
         f"{UNITDIR}/containerd.service": _text(CONTAINERD_SERVICE),

@@ -15,6 +15,35 @@ from dataclasses import dataclass
 from generator.matrix.model import Row
 
 APACHE_MD5 = "89aea4e17d99a7cacdbeed46a0096b10"  # poky scarthgap meta/files/common-licenses/Apache-2.0
+# md5 of poky scarthgap meta/files/common-licenses/<name>
+LICENSE_MD5 = {
+    "Apache-2.0": APACHE_MD5,
+    "BSD-2-Clause": "cb641bc04cda31daea161b1bc15da69f",
+    "BSD-3-Clause": "550794465ba0ec5312d6919e203a55f9",
+    "ISC": "f3b90e78ea0cffb20bf5cca7947a896d",
+    "MIT": "0835ade698e0bcf8506ecda2f7b4f302",
+    "MPL-2.0": "815ca599c9df247a0c7f619bab123dad",
+    "LGPL-2.1-only": "1a6d268fd218675ffea8be556788b780",
+}
+_GO = ("Apache-2.0", "BSD-2-Clause", "BSD-3-Clause", "ISC", "MIT", "MPL-2.0")
+# What the static release binaries contain, not only the project's own Apache-2.0: every Go binary
+# embeds the Go standard library (BSD-3-Clause) and the modules it vendors. Sources, per component:
+#   containerd, runc, cni-plugins, cri-tools: the LICENSE files under vendor/ at each matrix tag
+#     (tests/layer/test_licenses.py reads them from the mirrors); e.g. cyphar.com/go-pathrs and
+#     github.com/cyphar/filepath-securejoin (MPL-2.0 parts), github.com/davecgh/go-spew (ISC)
+#   runc: script/release_build.sh builds `make static` against libseccomp (LGPL-2.1-only)
+#   etcd: bill-of-materials.json at the tag (Apache, MIT, BSD-3, BSD-2, ISC; no MPL-2.0)
+#   kubernetes: LICENSES/vendor/ of kubernetes/kubernetes (go-pathrs MPL-2.0, go-spew ISC); no mirror
+#   cri-dockerd: no mirror here; only the Go standard library is certain
+LICENSES: dict[str, tuple[str, ...]] = {
+    "kubernetes-bin": _GO,
+    "containerd-bin": _GO,
+    "runc-bin": ("Apache-2.0", "BSD-2-Clause", "BSD-3-Clause", "MIT", "MPL-2.0", "LGPL-2.1-only"),
+    "cni-plugins-bin": ("Apache-2.0", "BSD-2-Clause", "BSD-3-Clause", "MIT", "MPL-2.0"),
+    "cri-tools-bin": _GO,
+    "etcd-bin": ("Apache-2.0", "BSD-2-Clause", "BSD-3-Clause", "ISC", "MIT"),
+    "cri-dockerd-bin": ("Apache-2.0", "BSD-3-Clause"),
+}
 
 
 @dataclass(frozen=True)
@@ -113,10 +142,14 @@ def header(row: Row, pn: str, provides: str = "", files: tuple[str, ...] = ()) -
         f'DESCRIPTION = "{c.summary}, version {version}: the upstream linux/arm64 release, checked by the \\',
         'sha256 recorded in the meta-rcar-k8s version matrix."',
         f'HOMEPAGE = "{c.homepage}"',
-        'LICENSE = "Apache-2.0"',
-        "# Raw release binaries carry no license text; the common Apache-2.0 text is the reference.",
+        "# The project's licence and those of the code statically linked into its release binaries",
+        "# (Go standard library, vendored modules; see generator/layer/recipes.py LICENSES).",
+        f'LICENSE = "{" & ".join(LICENSES[pn])}"',
+        "# Raw release binaries carry no license text; the common licence texts are the reference.",
         "# nooelint: oelint.var.licenseremotefile - prebuilt artifacts: no license file to point at",
-        f'LIC_FILES_CHKSUM = "file://${{COMMON_LICENSE_DIR}}/Apache-2.0;md5={APACHE_MD5}"',
+        'LIC_FILES_CHKSUM = "' + " \\\n                    ".join(
+            f"file://${{COMMON_LICENSE_DIR}}/{name};md5={LICENSE_MD5[name]}" for name in LICENSES[pn]
+        ) + '"',
         "",
     ]
     if provides:

@@ -36,6 +36,7 @@ class BootSpec:
     )
     console: str = "ttyAMA0"
     source: str = "files"
+    root: str = "/dev/vda"  # runqemu's QB_KERNEL_ROOT; the partitioned node disk has root on vda2
 
     def check_files(self) -> None:
         for what, p in (
@@ -94,7 +95,7 @@ def command(spec: BootSpec, extra_append: list[str] | None = None) -> list[str]:
         cmd += ["-dtb", str(spec.dtb)]
     cmd += shlex.split(spec.rootfs_opt.replace("@ROOTFS@", str(spec.rootfs)))
     append = [
-        "root=/dev/vda",
+        f"root={spec.root}",
         "rw",
         f"console={spec.console}",
         "panic=-1",
@@ -159,6 +160,8 @@ def from_deploy_dir(deploy: Path) -> BootSpec:
         rootfs_opt=rootfs_opt,
         console=consoles[0] if consoles else "ttyAMA0",
         source=f"deploy dir {deploy} ({confs[0].name})",
+        # the layer's wic image has root on its second partition (QB_KERNEL_ROOT, rcar-k8s-image.inc)
+        root=(qb.get("QB_KERNEL_ROOT") or "/dev/vda").split()[0],
     )
     spec.check_files()
     return spec

@@ -19,9 +19,10 @@ RCAR_K8S_KUBE_PROXY_MODE ??= "iptables"
 RCAR_K8S_KERNEL_EXTRA_PROFILES ??= ""
 
 # A requested option that Kconfig drops (unmet dependency, unknown symbol) must fail the build:
-# level 2 reports non-hardware mismatches too (level 1 hides them), BSP level 1 reports invalid
-# symbols, and WERROR turns those reports into a failure. RCAR_K8S_KCONF_WERROR = "" keeps them
-# warnings (do_rcar_k8s_kconfig_check below still fails on a dropped k8s option).
+# do_rcar_k8s_kconfig_check below fails on a dropped option of OUR fragments, and only on those.
+# Poky's audit reports more: level 2 reports non-hardware mismatches too (level 1 hides them),
+# BSP level 1 reports invalid symbols. KMETA_AUDIT_WERROR would make any of those reports fatal,
+# the BSP defconfig's own included, so it is on only when RCAR_K8S_KCONF_WERROR = "1" is asked for.
 # nooelint: oelint.vars.mispell.unknown - this layer's own knob (documented above)
 RCAR_K8S_KCONF_WERROR ??= "${RCAR_K8S_KCONF_WERROR_DEFAULT}"
 KCONF_AUDIT_LEVEL = "2"

@@ -69,6 +69,8 @@ class FakeHost:
     def env(self) -> dict[str, str]:
         return {
             "PATH": str(self.bin),
+            # the fake host is the whole host: not the test venv's bin (generator.cli appends it)
+            "RCAR_K8S_TOOLS_NEXT_TO_PYTHON": "0",
             "RCAR_K8S_HOST_PROC": str(self.proc),
             "RCAR_K8S_HOST_UID": str(self.uid),
             "KAS_BUILD_DIR": str(self.build),

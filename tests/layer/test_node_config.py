@@ -67,6 +67,10 @@ def test_layer_ships_exactly_the_node_files():
         "/usr/libexec/rcar-k8s/first-boot-hostname": NODE_CONFIG / "files/first-boot-hostname",
         "/usr/lib/systemd/system/systemd-time-wait-sync.service.d/rcar-k8s.conf": NODE_CONFIG
         / "files/time-wait-sync-rcar-k8s.conf",
+        "/usr/lib/systemd/journald.conf.d/50-rcar-k8s.conf": NODE_CONFIG / "files/journald-rcar-k8s.conf",
+        "/usr/lib/systemd/system/rcar-k8s-grow-data.service": NODE_CONFIG
+        / "files/rcar-k8s-grow-data.service",
+        "/usr/libexec/rcar-k8s/grow-data": NODE_CONFIG / "files/grow-data",
         "/usr/lib/systemd/system/kubelet.service": LAYER
         / "recipes-kubernetes/kubernetes-bin/files/kubelet.service",
         "/usr/lib/systemd/system/kubelet.service.d/10-kubeadm.conf": LAYER

@@ -40,7 +40,7 @@ def test_every_remote_source_is_pinned_or_the_recipe_refuses(pn: str, version: s
     for _name, art in recipes.artifacts(row, pn):
         if art.get("sha256"):
             assert art["sha256"] in text
-    assert 'LICENSE = "Apache-2.0"' in text
+    assert f'LICENSE = "{" & ".join(recipes.LICENSES[pn])}"' in text  # tests/layer/test_licenses.py
     assert "Apache-2.0;md5=89aea4e17d99a7cacdbeed46a0096b10" in text  # poky scarthgap common-licenses
     assert f'CVE_PRODUCT = "{recipes.comp(pn).cve_product}"' in text
     assert "inherit rcar_k8s_component" in text

@@ -3,10 +3,17 @@ SUMMARY = "containerd container runtime"
 DESCRIPTION = "containerd container runtime, version 2.2.7: the upstream linux/arm64 release, checked by the \
 sha256 recorded in the meta-rcar-k8s version matrix."
 HOMEPAGE = "https://containerd.io/"
-LICENSE = "Apache-2.0"
-# Raw release binaries carry no license text; the common Apache-2.0 text is the reference.
+# The project's licence and those of the code statically linked into its release binaries
+# (Go standard library, vendored modules; see generator/layer/recipes.py LICENSES).
+LICENSE = "Apache-2.0 & BSD-2-Clause & BSD-3-Clause & ISC & MIT & MPL-2.0"
+# Raw release binaries carry no license text; the common licence texts are the reference.
 # nooelint: oelint.var.licenseremotefile - prebuilt artifacts: no license file to point at
-LIC_FILES_CHKSUM = "file://${COMMON_LICENSE_DIR}/Apache-2.0;md5=89aea4e17d99a7cacdbeed46a0096b10"
+LIC_FILES_CHKSUM = "file://${COMMON_LICENSE_DIR}/Apache-2.0;md5=89aea4e17d99a7cacdbeed46a0096b10 \
+                    file://${COMMON_LICENSE_DIR}/BSD-2-Clause;md5=cb641bc04cda31daea161b1bc15da69f \
+                    file://${COMMON_LICENSE_DIR}/BSD-3-Clause;md5=550794465ba0ec5312d6919e203a55f9 \
+                    file://${COMMON_LICENSE_DIR}/ISC;md5=f3b90e78ea0cffb20bf5cca7947a896d \
+                    file://${COMMON_LICENSE_DIR}/MIT;md5=0835ade698e0bcf8506ecda2f7b4f302 \
+                    file://${COMMON_LICENSE_DIR}/MPL-2.0;md5=815ca599c9df247a0c7f619bab123dad"
 
 # meta-virtualization's recipes provide virtual/containerd too; conf/rcar-k8s/*.inc prefers this one
 PROVIDES += "virtual/containerd"

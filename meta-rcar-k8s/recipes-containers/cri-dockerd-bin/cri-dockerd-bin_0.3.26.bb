@@ -3,10 +3,13 @@ SUMMARY = "cri-dockerd: CRI shim for Docker Engine (docker profile)"
 DESCRIPTION = "cri-dockerd: CRI shim for Docker Engine (docker profile), version 0.3.26: the upstream linux/arm64 release, checked by the \
 sha256 recorded in the meta-rcar-k8s version matrix."
 HOMEPAGE = "https://mirantis.github.io/cri-dockerd/"
-LICENSE = "Apache-2.0"
-# Raw release binaries carry no license text; the common Apache-2.0 text is the reference.
+# The project's licence and those of the code statically linked into its release binaries
+# (Go standard library, vendored modules; see generator/layer/recipes.py LICENSES).
+LICENSE = "Apache-2.0 & BSD-3-Clause"
+# Raw release binaries carry no license text; the common licence texts are the reference.
 # nooelint: oelint.var.licenseremotefile - prebuilt artifacts: no license file to point at
-LIC_FILES_CHKSUM = "file://${COMMON_LICENSE_DIR}/Apache-2.0;md5=89aea4e17d99a7cacdbeed46a0096b10"
+LIC_FILES_CHKSUM = "file://${COMMON_LICENSE_DIR}/Apache-2.0;md5=89aea4e17d99a7cacdbeed46a0096b10 \
+                    file://${COMMON_LICENSE_DIR}/BSD-3-Clause;md5=550794465ba0ec5312d6919e203a55f9"
 
 SRC_URI = "https://github.com/Mirantis/cri-dockerd/releases/download/v${PV}/cri-dockerd-${PV}.arm64.tgz;name=cri-dockerd;subdir=${BP} \
            file://cri-docker.service \

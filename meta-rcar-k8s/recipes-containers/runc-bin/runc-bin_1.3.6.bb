@@ -3,10 +3,17 @@ SUMMARY = "runc: the OCI container runtime containerd starts"
 DESCRIPTION = "runc: the OCI container runtime containerd starts, version 1.3.6: the upstream linux/arm64 release, checked by the \
 sha256 recorded in the meta-rcar-k8s version matrix."
 HOMEPAGE = "https://github.com/opencontainers/runc"
-LICENSE = "Apache-2.0"
-# Raw release binaries carry no license text; the common Apache-2.0 text is the reference.
+# The project's licence and those of the code statically linked into its release binaries
+# (Go standard library, vendored modules; see generator/layer/recipes.py LICENSES).
+LICENSE = "Apache-2.0 & BSD-2-Clause & BSD-3-Clause & MIT & MPL-2.0 & LGPL-2.1-only"
+# Raw release binaries carry no license text; the common licence texts are the reference.
 # nooelint: oelint.var.licenseremotefile - prebuilt artifacts: no license file to point at
-LIC_FILES_CHKSUM = "file://${COMMON_LICENSE_DIR}/Apache-2.0;md5=89aea4e17d99a7cacdbeed46a0096b10"
+LIC_FILES_CHKSUM = "file://${COMMON_LICENSE_DIR}/Apache-2.0;md5=89aea4e17d99a7cacdbeed46a0096b10 \
+                    file://${COMMON_LICENSE_DIR}/BSD-2-Clause;md5=cb641bc04cda31daea161b1bc15da69f \
+                    file://${COMMON_LICENSE_DIR}/BSD-3-Clause;md5=550794465ba0ec5312d6919e203a55f9 \
+                    file://${COMMON_LICENSE_DIR}/MIT;md5=0835ade698e0bcf8506ecda2f7b4f302 \
+                    file://${COMMON_LICENSE_DIR}/MPL-2.0;md5=815ca599c9df247a0c7f619bab123dad \
+                    file://${COMMON_LICENSE_DIR}/LGPL-2.1-only;md5=1a6d268fd218675ffea8be556788b780"
 
 # meta-virtualization's recipes provide virtual/runc too; conf/rcar-k8s/*.inc prefers this one
 PROVIDES += "virtual/runc"

@@ -39,9 +39,15 @@ RDEPENDS:${PN} = " \
 "
 # >>> other meta-rcar-k8s recipes for every node go here (k8s-join, k8s-airgap-images):
 #     RDEPENDS:${PN} += "<package>"  -- one line per recipe, with a comment why
-# k8s-join: first-boot `kubeadm join` from the join file on the boot partition (no token in the image)
+# k8s-join: first-boot `kubeadm join` from the join file on the config partition (no token in the image)
 # nooelint: oelint.vars.dependsordered - appended in this block, one group per owner
 RDEPENDS:${PN} += "k8s-join"
+# rcar-k8s-access: the admin user with SSH keys (build time or config partition) and sudo
+# nooelint: oelint.vars.dependsordered - appended in this block, one group per owner
+RDEPENDS:${PN} += "rcar-k8s-access"
+# the READMEs the units name in Documentation= and join.env.example: ${docdir} goes to ${PN}-doc
+# nooelint: oelint.vars.dependsordered - appended in this block, one group per owner
+RDEPENDS:${PN} += "k8s-join-doc k8s-node-config-doc"
 # RCAR_K8S_AIRGAP = "1": the images kubeadm and flannel need, imported before the kubelet starts
 # (needs image digests in the matrix; until then the recipe refuses at parse time, saying why)
 # nooelint: oelint.vars.mispell.unknown - this layer's own variable (docs/first-boot.md)

@@ -1,4 +1,4 @@
-SUMMARY = "First-boot kubeadm join/init from a file on the boot partition"
+SUMMARY = "First-boot kubeadm join/init from a file on the config partition"
 DESCRIPTION = "k8s-join.service runs kubeadm join once from join.env/join.yaml on the boot \
 partition, waits for the API server with backoff and deletes the token afterwards. \
 k8s-init.service runs kubeadm init --config on a control plane whose cluster.env says \
@@ -42,9 +42,13 @@ do_install() {
     install -m 0644 ${S}/k8s-join.service ${S}/k8s-init.service ${D}${systemd_system_unitdir}/
     install -m 0644 ${S}/kube-vip.yaml.in ${D}${datadir}/rcar-k8s/
     install -m 0644 ${S}/README ${S}/join.env.example ${S}/cluster.env.example ${D}${docdir}/${PN}/
+    # the examples on the FAT config partition too, where the user writes join.env (wic copies
+    # /boot/rcar-k8s of the rootfs into it: wic/rcar-k8s-node.wks)
+    install -d ${D}/boot/rcar-k8s
+    install -m 0644 ${S}/join.env.example ${S}/cluster.env.example ${D}/boot/rcar-k8s/
 }
 
-FILES:${PN} += "${libexecdir}/rcar-k8s/k8s-join ${systemd_system_unitdir}/k8s-join.service ${docdir}/${PN}"
+FILES:${PN} += "${libexecdir}/rcar-k8s/k8s-join ${systemd_system_unitdir}/k8s-join.service /boot/rcar-k8s"
 FILES:${PN}-init += "${libexecdir}/rcar-k8s/k8s-init ${systemd_system_unitdir}/k8s-init.service \
                      ${datadir}/rcar-k8s/kube-vip.yaml.in"
 

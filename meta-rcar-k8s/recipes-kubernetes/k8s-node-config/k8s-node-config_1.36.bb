@@ -19,6 +19,10 @@ SRC_URI = "file://config.toml \
            file://rcar-k8s-hostname.service \
            file://first-boot-hostname \
            file://time-wait-sync-rcar-k8s.conf \
+           file://journald-rcar-k8s.conf \
+           file://rcar-k8s-grow-data.service \
+           file://grow-data \
+           file://README \
 "
 
 inherit systemd allarch rcar_k8s_arm64
@@ -26,13 +30,20 @@ inherit systemd allarch rcar_k8s_arm64
 # The cluster's pod subnet (conf/distro/rcar-k8s.conf); an IPv6 range in it makes the node dual-stack
 # nooelint: oelint.vars.mispell.unknown - this layer's own variable (conf/distro/rcar-k8s.conf)
 RCAR_K8S_POD_SUBNET ??= "10.244.0.0/16"
+# nooelint: oelint.vars.mispell.unknown - the runtime profile's socket, decided in conf/distro/rcar-k8s.conf
+RCAR_K8S_CRI_SOCKET ??= "unix:///run/containerd/containerd.sock"
+# nooelint: oelint.vars.mispell.unknown - conf/distro/rcar-k8s.conf: how long the first boot waits for NTP
+RCAR_K8S_TIME_SYNC_WAIT ??= "180"
 
 do_configure[noexec] = "1"
 do_compile[noexec] = "1"
 
 do_install() {
     install -D -m 0644 ${WORKDIR}/config.toml ${D}${sysconfdir}/containerd/config.toml
-    install -D -m 0644 ${WORKDIR}/crictl.yaml ${D}${sysconfdir}/crictl.yaml
+    # crictl talks to the CRI socket of the runtime profile (cri-dockerd's in the docker profile)
+    install -d ${D}${sysconfdir}
+    sed -e 's|unix:///run/containerd/containerd.sock|${RCAR_K8S_CRI_SOCKET}|g' ${WORKDIR}/crictl.yaml \
+        > ${D}${sysconfdir}/crictl.yaml
     install -D -m 0644 ${WORKDIR}/k8s-modules.conf ${D}${sysconfdir}/modules-load.d/k8s.conf
     install -D -m 0644 ${WORKDIR}/90-k8s.conf ${D}${sysconfdir}/sysctl.d/90-k8s.conf
     # IPv6 forwarding only on a dual-stack cluster: on an IPv4 one it would stop the uplink's
@@ -44,21 +55,29 @@ do_install() {
     install -D -m 0644 ${WORKDIR}/80-rcar-k8s.preset ${D}${systemd_unitdir}/system-preset/80-rcar-k8s.preset
     install -D -m 0644 ${WORKDIR}/rcar-k8s-hostname.service ${D}${systemd_system_unitdir}/rcar-k8s-hostname.service
     install -D -m 0755 ${WORKDIR}/first-boot-hostname ${D}${libexecdir}/rcar-k8s/first-boot-hostname
-    install -D -m 0644 ${WORKDIR}/time-wait-sync-rcar-k8s.conf \
-        ${D}${systemd_system_unitdir}/systemd-time-wait-sync.service.d/rcar-k8s.conf
+    install -d ${D}${systemd_system_unitdir}/systemd-time-wait-sync.service.d
+    sed -e 's|^TimeoutStartSec=180$|TimeoutStartSec=${RCAR_K8S_TIME_SYNC_WAIT}|' \
+        ${WORKDIR}/time-wait-sync-rcar-k8s.conf \
+        > ${D}${systemd_system_unitdir}/systemd-time-wait-sync.service.d/rcar-k8s.conf
+    install -D -m 0644 ${WORKDIR}/journald-rcar-k8s.conf ${D}${systemd_unitdir}/journald.conf.d/50-rcar-k8s.conf
+    install -D -m 0644 ${WORKDIR}/rcar-k8s-grow-data.service ${D}${systemd_system_unitdir}/rcar-k8s-grow-data.service
+    install -D -m 0755 ${WORKDIR}/grow-data ${D}${libexecdir}/rcar-k8s/grow-data
+    # named by the units' Documentation=; the packagegroup installs ${PN}-doc
+    install -D -m 0644 ${WORKDIR}/README ${D}${docdir}/${PN}/README
     # kubelet refuses to run with swap on (failSwapOn): mask every swap unit
     install -d ${D}${sysconfdir}/systemd/system
     ln -sf /dev/null ${D}${sysconfdir}/systemd/system/swap.target
 }
 
-FILES:${PN} += "${systemd_system_unitdir} ${systemd_unitdir}/system-preset"
+FILES:${PN} += "${systemd_system_unitdir} ${systemd_unitdir}/system-preset ${systemd_unitdir}/journald.conf.d"
 CONFFILES:${PN} += "${sysconfdir}/containerd/config.toml ${sysconfdir}/crictl.yaml"
 
-SYSTEMD_SERVICE:${PN} = "rcar-k8s-hostname.service"
+SYSTEMD_SERVICE:${PN} = "rcar-k8s-hostname.service rcar-k8s-grow-data.service"
 
 # time-sync.target is reached only when systemd-timesyncd synchronised the clock (boards have
 # no RTC battery; TLS fails on a 1970 clock); kmod loads modules-load.d; swapoff for the drop-in
-RDEPENDS:${PN} = "coreutils kmod systemd util-linux-swaponoff"
+# grow-data: sfdisk and partx grow the data partition, resize2fs its ext4 (online)
+RDEPENDS:${PN} = "coreutils e2fsprogs-resize2fs kmod systemd util-linux-partx util-linux-sfdisk util-linux-swaponoff"
 # kubeadm preflight reads /proc/config.gz (kernel CONFIG_IKCONFIG_PROC, set by the BSP fragment)
 # and needs these modules; built-in is fine too, hence recommends
 RRECOMMENDS:${PN} = "kernel-module-overlay kernel-module-br-netfilter kernel-module-nf-conntrack \

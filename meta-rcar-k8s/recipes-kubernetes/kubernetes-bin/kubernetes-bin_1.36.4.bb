@@ -3,10 +3,17 @@ SUMMARY = "Kubernetes node binaries: kubeadm, kubelet, kubectl"
 DESCRIPTION = "Kubernetes node binaries: kubeadm, kubelet, kubectl, version 1.36.4: the upstream linux/arm64 release, checked by the \
 sha256 recorded in the meta-rcar-k8s version matrix."
 HOMEPAGE = "https://kubernetes.io/"
-LICENSE = "Apache-2.0"
-# Raw release binaries carry no license text; the common Apache-2.0 text is the reference.
+# The project's licence and those of the code statically linked into its release binaries
+# (Go standard library, vendored modules; see generator/layer/recipes.py LICENSES).
+LICENSE = "Apache-2.0 & BSD-2-Clause & BSD-3-Clause & ISC & MIT & MPL-2.0"
+# Raw release binaries carry no license text; the common licence texts are the reference.
 # nooelint: oelint.var.licenseremotefile - prebuilt artifacts: no license file to point at
-LIC_FILES_CHKSUM = "file://${COMMON_LICENSE_DIR}/Apache-2.0;md5=89aea4e17d99a7cacdbeed46a0096b10"
+LIC_FILES_CHKSUM = "file://${COMMON_LICENSE_DIR}/Apache-2.0;md5=89aea4e17d99a7cacdbeed46a0096b10 \
+                    file://${COMMON_LICENSE_DIR}/BSD-2-Clause;md5=cb641bc04cda31daea161b1bc15da69f \
+                    file://${COMMON_LICENSE_DIR}/BSD-3-Clause;md5=550794465ba0ec5312d6919e203a55f9 \
+                    file://${COMMON_LICENSE_DIR}/ISC;md5=f3b90e78ea0cffb20bf5cca7947a896d \
+                    file://${COMMON_LICENSE_DIR}/MIT;md5=0835ade698e0bcf8506ecda2f7b4f302 \
+                    file://${COMMON_LICENSE_DIR}/MPL-2.0;md5=815ca599c9df247a0c7f619bab123dad"
 
 SRC_URI = "https://dl.k8s.io/release/v${PV}/bin/linux/arm64/kubeadm;name=kubeadm;subdir=${BP};downloadfilename=kubeadm-v${PV}-linux-arm64 \
            https://dl.k8s.io/release/v${PV}/bin/linux/arm64/kubelet;name=kubelet;subdir=${BP};downloadfilename=kubelet-v${PV}-linux-arm64 \
@@ -48,28 +55,35 @@ do_install() {
     install -d ${D}${sysconfdir}/kubernetes/manifests
 }
 
-# kubeadm, kubelet and kubectl are separate packages (a worker needs no kubectl, say)
-PACKAGES =+ "kubeadm kubelet kubectl"
+# kubeadm, kubelet and kubectl are separate packages (a worker needs no kubectl, say). They are
+# named after this recipe, not "kubeadm"/"kubelet"/"kubectl": meta-virtualization's kubernetes
+# recipe (recipes-containers/kubernetes/kubernetes_git.bb, PACKAGES =+ "kubeadm kubectl kubelet ...")
+# makes packages with those names, and two recipes emitting one package name collide in pkgdata.
+# RPROVIDES keeps "kubeadm" etc. installable; PREFERRED_RPROVIDER_* (conf/rcar-k8s/k8s-*.inc)
+# picks this recipe when both layers are present.
+PACKAGES =+ "${PN}-kubeadm ${PN}-kubelet ${PN}-kubectl"
 ALLOW_EMPTY:${PN} = "1"
+FILES:${PN}-kubeadm += "${bindir}/kubeadm ${systemd_system_unitdir}/kubelet.service.d/10-kubeadm.conf"
+FILES:${PN}-kubectl += "${bindir}/kubectl"
+FILES:${PN}-kubelet += "${bindir}/kubelet ${systemd_system_unitdir}/kubelet.service ${sysconfdir}/kubernetes"
 
-FILES:kubeadm += "${bindir}/kubeadm ${systemd_system_unitdir}/kubelet.service.d/10-kubeadm.conf"
-FILES:kubectl += "${bindir}/kubectl"
-FILES:kubelet += "${bindir}/kubelet ${systemd_system_unitdir}/kubelet.service ${sysconfdir}/kubernetes"
-
-RDEPENDS:${PN} = "kubeadm kubectl kubelet"
+RDEPENDS:${PN} = "${PN}-kubeadm ${PN}-kubectl ${PN}-kubelet"
 # what `kubeadm join` preflight runs or checks
-RDEPENDS:kubeadm = "conntrack-tools crictl ebtables ethtool iproute2 iptables kubelet socat util-linux-mount util-linux-nsenter"
-RDEPENDS:kubelet = "ca-certificates conntrack-tools ebtables ethtool iproute2 iproute2-tc ipset iptables socat util-linux-mount"
-RRECOMMENDS:kubelet = "virtual-containerd"
+RDEPENDS:${PN}-kubeadm = "${PN}-kubelet conntrack-tools crictl ebtables ethtool iproute2 iptables socat util-linux-mount util-linux-nsenter"
+RDEPENDS:${PN}-kubelet = "ca-certificates conntrack-tools ebtables ethtool iproute2 iproute2-tc ipset iptables socat util-linux-mount"
+RRECOMMENDS:${PN}-kubelet = "virtual-containerd"
+RPROVIDES:${PN}-kubeadm = "kubeadm"
+RPROVIDES:${PN}-kubelet = "kubelet"
+RPROVIDES:${PN}-kubectl = "kubectl"
 
-SYSTEMD_PACKAGES = "kubelet"
-SYSTEMD_SERVICE:kubelet = "kubelet.service"
+SYSTEMD_PACKAGES = "${PN}-kubelet"
+SYSTEMD_SERVICE:${PN}-kubelet = "kubelet.service"
 # kubelet restarts every 10 s until `kubeadm join` writes its config: upstream's design
-SYSTEMD_AUTO_ENABLE:kubelet = "enable"
+SYSTEMD_AUTO_ENABLE:${PN}-kubelet = "enable"
 
 # nooelint: oelint.vars.insaneskip - prebuilt upstream Go binaries, installed byte-identical to the sha256-checked download: linked by upstream (no GNU_HASH), stripped upstream
-INSANE_SKIP:kubeadm = "already-stripped ldflags"
+INSANE_SKIP:${PN}-kubeadm = "already-stripped ldflags"
 # nooelint: oelint.vars.insaneskip - prebuilt upstream Go binaries, installed byte-identical to the sha256-checked download: linked by upstream (no GNU_HASH), stripped upstream
-INSANE_SKIP:kubectl = "already-stripped ldflags"
+INSANE_SKIP:${PN}-kubectl = "already-stripped ldflags"
 # nooelint: oelint.vars.insaneskip - prebuilt upstream Go binaries, installed byte-identical to the sha256-checked download: linked by upstream (no GNU_HASH), stripped upstream
-INSANE_SKIP:kubelet = "already-stripped ldflags"
+INSANE_SKIP:${PN}-kubelet = "already-stripped ldflags"

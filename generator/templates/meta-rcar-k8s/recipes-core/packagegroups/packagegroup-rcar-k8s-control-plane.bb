@@ -20,7 +20,10 @@ RDEPENDS:${PN} = " \
 # kubeadm-config: /etc/kubernetes/kubeadm/init.yaml (k8s-init's --config, etcd tuned) and join.yaml.in
 # nooelint: oelint.vars.dependsordered - appended in this block, one group per owner
 RDEPENDS:${PN} += "etcd-tmpfs kubeadm-config"
-# k8s-join-init: first-boot `kubeadm init --config` when the boot partition's cluster.env says so
+# etcd-tmpfs's README, named by its units' Documentation= (${docdir} goes to ${PN}-doc)
+# nooelint: oelint.vars.dependsordered - appended in this block, one group per owner
+RDEPENDS:${PN} += "etcd-tmpfs-doc"
+# k8s-join-init: first-boot `kubeadm init --config` when the config partition's cluster.env says so
 # nooelint: oelint.vars.dependsordered - appended in this block, one group per owner
 RDEPENDS:${PN} += "k8s-join-init"
 # flannel-manifest: the pod network k8s-init applies after kubeadm init (matrix-pinned, air-gapped);
