@@ -68,6 +68,13 @@ def register(parser: argparse.ArgumentParser) -> None:
         metavar="PATH",
         help="stand-in: leave this node file out (to prove the matching check fails)",
     )
+    src.add_argument(
+        "--standin-runtime",
+        choices=("auto", "require", "off"),
+        default="auto",
+        help="stand-in: install the row's containerd/runc/CNI/crictl test builds (rcar-k8s runtime-build) "
+        "in place of Debian's; auto = when built, require = fail if not built (default: auto)",
+    )
     parser.add_argument("--role", choices=("worker", "control-plane"), default="worker")
     parser.add_argument(
         "--k8s", metavar="MINOR", help="matrix row the image was built for (default: matrix default)"
@@ -114,7 +121,10 @@ def run(args: argparse.Namespace) -> int:
     if args.standin or args.standin_plain:
         err.print("[bold]qemu-test[/]: building/reusing the Debian arm64 stand-in (scripts/build-standin.sh)")
         st = standin.build(args.standin_cache)
-        ov = standin.overlay_for(row, args.role, st.info, args.standin_drop) if args.standin else None
+        rt, runtime_skip = _standin_runtime(row, st, args.standin_runtime) if args.standin else (None, "")
+        ov = standin.overlay_for(row, args.role, st.info, args.standin_drop, rt) if args.standin else None
+        if not args.standin:
+            runtime_skip = "plain stand-in: Debian's containerd 1.6 without the layer's files"
         work = Path(tempfile.mkdtemp(prefix="qemu-test.", dir=args.standin_cache))
         img = standin.prepare(st, ov, work / "rootfs.ext4")
         spec = standin.boot_spec(st, img)
@@ -138,6 +148,7 @@ def run(args: argparse.Namespace) -> int:
             spec.dtb = args.dtb or spec.dtb
         expected = dict(nf.node_files(row, args.role))
         label = "image"
+        rt, runtime_skip = None, ""
     opts = session.Options(
         spec=spec,
         row=row,
@@ -150,6 +161,7 @@ def run(args: argparse.Namespace) -> int:
         label=label,
         notes=notes,
         console_log=args.console_log,
+        runtime_skip=runtime_skip,
     )
     err.print(f"[bold]qemu-test[/]: booting {spec.source} (timeout {args.timeout:.0f} s)")
     try:
@@ -161,9 +173,28 @@ def run(args: argparse.Namespace) -> int:
             work.rmdir() if not any(work.iterdir()) else None
     if st:
         report["standin"] = st.info
+    if rt is not None:
+        report["standin_runtime"] = rt.info
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(report, indent=1) + "\n")
     print(session.summary(report))
     sys.stdout.flush()
     return 0 if report["result"] == "passed" else 1
+
+
+def _standin_runtime(row, st: standin.Standin, mode: str):  # -> (RuntimeOverlay | None, skip reason)
+    """The row's runtime test builds for the stand-in, when built (``rcar-k8s runtime-build``)."""
+    from generator.qemu import standin_runtime
+    from generator.runtime import build as rb
+
+    prepare = f"prepare with: rcar-k8s runtime-build --k8s {row.minor}"
+    if mode == "off":
+        return None, f"--standin-runtime off: Debian's containerd {st.info.get('containerd')} runs ({prepare})"
+    try:
+        builds = rb.find(row)
+    except UserError as exc:
+        if mode == "require":
+            raise
+        return None, f"stand-in runs Debian's containerd {st.info.get('containerd')}: {exc}"
+    return standin_runtime.overlay(row, builds, st.dir.parent / "debs"), ""

@@ -81,6 +81,8 @@ class Context:
     standin: bool = False
     notes: list[str] = field(default_factory=list)
     has: dict[str, bool] = field(default_factory=dict)
+    # why the pinned-runtime checks (generator.qemu.runtime_checks) cannot run on this image, if so
+    runtime_skip: str = ""
 
     def sh(self, cmd: str, timeout: float = 60) -> tuple[int, str, dict[str, object]]:
         rc, out = self.console.run(cmd, timeout)
