@@ -120,21 +120,35 @@ class BuildState:
         self.failures.append(Failure(task, log, code))
 
 
-def kas_command(kas: str, command: str, kas_file: str, extra_files: Iterable[str] = (),
-                args: Iterable[str] = ()) -> list[str]:
+def kas_command(
+    kas: str, command: str, kas_file: str, extra_files: Iterable[str] = (), args: Iterable[str] = ()
+) -> list[str]:
     """``kas <command> <file>[:<include>...] [args]`` (kas joins files with ':')."""
     return [kas, command, ":".join([kas_file, *extra_files]), *args]
 
 
-def follow(argv: list[str], *, cwd: Path, env: Mapping[str, str] | None = None, log: Path | None = None,
-           on_line: Callable[[str, BuildState], None] | None = None) -> tuple[int, BuildState]:
+def follow(
+    argv: list[str],
+    *,
+    cwd: Path,
+    env: Mapping[str, str] | None = None,
+    log: Path | None = None,
+    on_line: Callable[[str, BuildState], None] | None = None,
+) -> tuple[int, BuildState]:
     """Run ``argv``, feed every output line (stdout+stderr) to a BuildState, tee it to ``log``."""
     state = BuildState()
     logf = log.open("w", encoding="utf-8") if log else None
     try:
-        proc = subprocess.Popen(argv, cwd=cwd, env=dict(env if env is not None else os.environ),
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                errors="replace", bufsize=1)
+        proc = subprocess.Popen(
+            argv,
+            cwd=cwd,
+            env=dict(env if env is not None else os.environ),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            errors="replace",
+            bufsize=1,
+        )
         assert proc.stdout is not None
         for line in proc.stdout:
             if logf:

@@ -83,8 +83,19 @@ def main(image):
             found["kernel"] = kpn
         else:
             missing["kernel"] = f"virtual/kernel provider {kpn} not in the task graph"
-    print("PROBE " + json.dumps({"image": image, "tasks": ntasks, "recipes": len(in_graph),
-                                 "installed": len(provider), "found": found, "missing": missing}))
+    print(
+        "PROBE "
+        + json.dumps(
+            {
+                "image": image,
+                "tasks": ntasks,
+                "recipes": len(in_graph),
+                "installed": len(provider),
+                "found": found,
+                "missing": missing,
+            }
+        )
+    )
     return 1 if missing else 0
 
 

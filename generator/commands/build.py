@@ -40,8 +40,12 @@ HELP = "build an image with kas (checks the host and drift first; --dry-run prin
 def add_target_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--board", choices=kasfiles.BOARDS, default="h3ulcb", help="default: h3ulcb")
     parser.add_argument("--role", choices=kasfiles.ROLES, default="worker", help="default: worker")
-    parser.add_argument("--k8s", metavar="MINOR", default=None,
-                        help="Kubernetes minor from the matrix (default: the matrix default)")
+    parser.add_argument(
+        "--k8s",
+        metavar="MINOR",
+        default=None,
+        help="Kubernetes minor from the matrix (default: the matrix default)",
+    )
 
 
 def register(parser: argparse.ArgumentParser) -> None:
@@ -90,8 +94,9 @@ def run(args: argparse.Namespace) -> int:
     ok, report = doctor(args)
     if not ok:
         print(report)
-        print("build: not started; fix the failed checks above (`rcar-k8s doctor` re-checks)",
-              file=sys.stderr)
+        print(
+            "build: not started; fix the failed checks above (`rcar-k8s doctor` re-checks)", file=sys.stderr
+        )
         return 1
 
     log = args.build_dir / "rcar-k8s-build.log"
@@ -101,16 +106,26 @@ def run(args: argparse.Namespace) -> int:
     rc, state = _run_with_progress(argv, root, log, err)
     if rc == 0 and not state.failures:
         images = args.build_dir / "tmp" / "deploy" / "images" / target.board
-        err.print(f"build: {target.image} for {target.board} done; images in {images}",
-                  soft_wrap=True, highlight=False)
+        err.print(
+            f"build: {target.image} for {target.board} done; images in {images}",
+            soft_wrap=True,
+            highlight=False,
+        )
         return 0
     _report_failure(rc, state, log)
     return 1
 
 
 def _run_with_progress(argv: list[str], root: Path, log: Path, err: Console) -> tuple[int, kasrun.BuildState]:
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  TextColumn("{task.fields[current]}"), console=err, transient=False) as progress:
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TextColumn("{task.fields[current]}"),
+        console=err,
+        transient=False,
+    ) as progress:
         bars: dict[str, int] = {}
 
         def on_line(line: str, state: kasrun.BuildState) -> None:
@@ -118,24 +133,28 @@ def _run_with_progress(argv: list[str], root: Path, log: Path, err: Console) -> 
                 if total:
                     if name not in bars:
                         bars[name] = progress.add_task(name, total=total, current="")
-                    progress.update(bars[name], completed=n, total=total,
-                                    current=os.path.basename(state.current))
+                    progress.update(
+                        bars[name], completed=n, total=total, current=os.path.basename(state.current)
+                    )
             if kasrun.ERROR_LINE.match(line):
                 progress.console.print(line, markup=False, highlight=False, soft_wrap=True)
 
         try:
             return kasrun.follow(argv, cwd=root, log=log, on_line=on_line)
         except FileNotFoundError:
-            raise UserError(f"`{argv[0]}` not found; install kas (pip install kas), see `rcar-k8s doctor`") \
-                from None
+            raise UserError(
+                f"`{argv[0]}` not found; install kas (pip install kas), see `rcar-k8s doctor`"
+            ) from None
 
 
 def _report_failure(rc: int, state: kasrun.BuildState, log: Path) -> None:
     if state.failures:
         print(f"build failed: {len(state.failures)} task(s) failed", file=sys.stderr)
         for f in state.failures:
-            print(f"  task {f.recipe_task} failed" + (f" (exit code {f.exit_code})" if f.exit_code else ""),
-                  file=sys.stderr)
+            print(
+                f"  task {f.recipe_task} failed" + (f" (exit code {f.exit_code})" if f.exit_code else ""),
+                file=sys.stderr,
+            )
             print(f"    task: {f.task}", file=sys.stderr)
             print(f"    log:  {f.log or 'not reported; see ' + str(log)}", file=sys.stderr)
     else:

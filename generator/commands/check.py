@@ -38,8 +38,11 @@ HELP = "pre-build checks; --bitbake: kas checkout + bitbake -p + bitbake -g, nod
 
 
 def register(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--bitbake", action="store_true",
-                        help="parse the stack with real BitBake and check the image's task graph")
+    parser.add_argument(
+        "--bitbake",
+        action="store_true",
+        help="parse the stack with real BitBake and check the image's task graph",
+    )
     add_target_options(parser)
     parser.add_argument("--kas", default="kas", help="kas executable (default: kas on PATH)")
     parser.add_argument("--build-dir", type=Path, default=None, help=argparse.SUPPRESS)
@@ -47,13 +50,15 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 
 def _step(err: Console, title: str, argv: list[str], root: Path, log: Path) -> kasrun.BuildState:
-    err.print(f"check: {title}  ({shlex.join(argv)}; log: {log})", markup=False, highlight=False,
-              soft_wrap=True)
+    err.print(
+        f"check: {title}  ({shlex.join(argv)}; log: {log})", markup=False, highlight=False, soft_wrap=True
+    )
     try:
         rc, state = kasrun.follow(argv, cwd=root, log=log)
     except FileNotFoundError:
-        raise UserError(f"`{argv[0]}` not found; install kas (pip install kas), see `rcar-k8s doctor`") \
-            from None
+        raise UserError(
+            f"`{argv[0]}` not found; install kas (pip install kas), see `rcar-k8s doctor`"
+        ) from None
     if rc != 0:
         why = state.telling_error or f"exit status {rc}"
         raise _StepFailed(f"{title}: {why} (log: {log})")
@@ -83,10 +88,16 @@ def run(args: argparse.Namespace) -> int:
         return kasrun.kas_command(args.kas, "shell", target.kas_file, extra, ["-c", cmd])
 
     try:
-        _step(err, "kas checkout", kasrun.kas_command(args.kas, "checkout", target.kas_file, extra), root,
-              bdir / "rcar-k8s-check-checkout.log")
-        parse = _step(err, "bitbake -p", shell("BB_NO_NETWORK=1 bitbake -p"), root,
-                      bdir / "rcar-k8s-check-parse.log")
+        _step(
+            err,
+            "kas checkout",
+            kasrun.kas_command(args.kas, "checkout", target.kas_file, extra),
+            root,
+            bdir / "rcar-k8s-check-checkout.log",
+        )
+        parse = _step(
+            err, "bitbake -p", shell("BB_NO_NETWORK=1 bitbake -p"), root, bdir / "rcar-k8s-check-parse.log"
+        )
         if parse.parsed_recipes is not None:
             what = f"{parse.parsed_recipes} recipes"
         elif parse.cached_entries:
@@ -94,8 +105,10 @@ def run(args: argparse.Namespace) -> int:
         else:
             what = "recipe count not reported"
         print(f"check: parse OK ({what}) for {':'.join(chain)}")
-        graph_cmd = f"BB_NO_NETWORK=1 bitbake -g {target.image} && python3 {shlex.quote(str(GRAPH_PROBE))} " \
-                    f"{target.image}"
+        graph_cmd = (
+            f"BB_NO_NETWORK=1 bitbake -g {target.image} && python3 {shlex.quote(str(GRAPH_PROBE))} "
+            f"{target.image}"
+        )
         graph_log = bdir / "rcar-k8s-check-graph.log"
         try:
             _step(err, f"bitbake -g {target.image} + node-stack probe", shell(graph_cmd), root, graph_log)
@@ -111,11 +124,14 @@ def run(args: argparse.Namespace) -> int:
     found = " ".join(f"{k}({v})" for k, v in result["found"].items())
     if result["missing"]:
         why = "; ".join(f"{k}: {v}" for k, v in result["missing"].items())
-        print(f"check --bitbake: FAIL: {target.image} lacks the node stack: {why} "
-              f"(found: {found or 'nothing'})")
+        print(
+            f"check --bitbake: FAIL: {target.image} lacks the node stack: {why} (found: {found or 'nothing'})"
+        )
         return 1
-    print(f"check --bitbake: OK: {target.image} ({target.board}) graph has {result['tasks']} tasks and "
-          f"includes {found}")
+    print(
+        f"check --bitbake: OK: {target.image} ({target.board}) graph has {result['tasks']} tasks and "
+        f"includes {found}"
+    )
     return 0
 
 

@@ -32,12 +32,23 @@ HELP = "check the build host (disk, RAM, host tools, user, locale, kas) and say 
 
 
 def add_host_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--kas-container", action="store_true",
-                        help="build with kas-container (root allowed; needs docker or podman)")
-    parser.add_argument("--build-dir", type=Path, default=None,
-                        help="where the build goes (default: $KAS_BUILD_DIR, $KAS_WORK_DIR/build or ./build)")
-    parser.add_argument("--min-disk-gb", type=int, default=MIN_DISK_GB,
-                        help=f"free disk needed (default {MIN_DISK_GB}; lower only with shared sstate)")
+    parser.add_argument(
+        "--kas-container",
+        action="store_true",
+        help="build with kas-container (root allowed; needs docker or podman)",
+    )
+    parser.add_argument(
+        "--build-dir",
+        type=Path,
+        default=None,
+        help="where the build goes (default: $KAS_BUILD_DIR, $KAS_WORK_DIR/build or ./build)",
+    )
+    parser.add_argument(
+        "--min-disk-gb",
+        type=int,
+        default=MIN_DISK_GB,
+        help=f"free disk needed (default {MIN_DISK_GB}; lower only with shared sstate)",
+    )
 
 
 def register(parser: argparse.ArgumentParser) -> None:

@@ -63,16 +63,28 @@ def register(parser: argparse.ArgumentParser) -> None:
     em.add_argument("--serial", help="serial console: /dev/ttyUSB0 or a pyserial URL (socket://host:port)")
     em.add_argument("--baud", type=int, default=115200)
     em.add_argument("--tftp-dir", type=Path, help="directory your TFTP server serves")
-    em.add_argument("--board-rev", choices=emmc.BOARD_REVS, default="h3-es3",
-                    help="SoC revision, selects the DTB (default h3-es3; ES2.0 uses the same DTB)")
-    em.add_argument("--target", choices=sorted(emmc.TARGETS), default="h3ulcb",
-                    help="U-Boot block device profile (qemu-virt: the test stand-in)")
+    em.add_argument(
+        "--board-rev",
+        choices=emmc.BOARD_REVS,
+        default="h3-es3",
+        help="SoC revision, selects the DTB (default h3-es3; ES2.0 uses the same DTB)",
+    )
+    em.add_argument(
+        "--target",
+        choices=sorted(emmc.TARGETS),
+        default="h3ulcb",
+        help="U-Boot block device profile (qemu-virt: the test stand-in)",
+    )
     em.add_argument("--chunk-size", help="bytes per TFTP chunk, e.g. 32M (default: the target's maximum)")
     em.add_argument("--ipaddr", help="board IP (default: DHCP)")
     em.add_argument("--serverip", help="TFTP server IP (default: from DHCP)")
     em.add_argument("--prompt", default="=> ", help="U-Boot prompt (default '=> ')")
-    em.add_argument("--char-delay", type=float, default=0.002,
-                    help="seconds between typed characters (slow UARTs drop input)")
+    em.add_argument(
+        "--char-delay",
+        type=float,
+        default=0.002,
+        help="seconds between typed characters (slow UARTs drop input)",
+    )
     em.add_argument("--log", type=Path, help="write the console transcript here")
     em.add_argument("--dry-run", action="store_true", help="print the U-Boot command sequence, touch nothing")
     em.set_defaults(func=run, method="emmc")
@@ -83,8 +95,12 @@ def register(parser: argparse.ArgumentParser) -> None:
     bl.add_argument("--board", choices=sorted(bootloader.BOARDS), default="h3ulcb")
     bl.add_argument("--flash-writer", type=Path, help="Flash Writer .mot to upload first (omit if it runs)")
     bl.add_argument("--sup", action="store_true", help="raise the link to 921600 baud with `sup` first")
-    bl.add_argument("--only", action="append", metavar="NAME",
-                    help="write only this part (repeatable): " + ", ".join(bootloader.PART_NAMES))
+    bl.add_argument(
+        "--only",
+        action="append",
+        metavar="NAME",
+        help="write only this part (repeatable): " + ", ".join(bootloader.PART_NAMES),
+    )
     bl.add_argument("--yes", action="store_true", help="required for the real (non --dry-run) mode")
     bl.add_argument("--dry-run", action="store_true", help="list files, addresses and steps; touch nothing")
     bl.add_argument("--log", type=Path, help="write the console transcript here")
@@ -99,10 +115,12 @@ def run(args: argparse.Namespace) -> int:
         return 2
     if args.method == "sd":
         from generator.flash.sd import run_sd
+
         return run_sd(args)
     if args.method == "emmc":
         return _run_emmc(args)
     from generator.flash.bootloader import run_bootloader
+
     return run_bootloader(args)
 
 
@@ -134,15 +152,22 @@ def _run_emmc(args: argparse.Namespace) -> int:
             err.print(f"waiting for U-Boot on {args.serial} (reset or power the board now)")
             uboot.stop_autoboot()
             emmc.check_banner(uboot.banner, args.board_rev)
-            with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-                          TimeRemainingColumn(), console=err) as progress:
+            with Progress(
+                TextColumn("[bold]{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeRemainingColumn(),
+                console=err,
+            ) as progress:
                 emmc.execute(plan, uboot, args.tftp_dir, progress)
     finally:
         if log:
             log.close()
     t = plan.target
-    print(f"flash emmc: wrote {plan.size} bytes to {t.iface} {t.dev} in {plan.chunk_count} chunk(s), "
-          f"every chunk CRC32-verified after read-back; bootcmd boots /boot/Image + /boot/{plan.dtb} "
-          f"from partition {plan.root.number} (PARTUUID={plan.root.partuuid})"
-          + ("; environment saved" if t.save_env else f"; {t.note}"))
+    print(
+        f"flash emmc: wrote {plan.size} bytes to {t.iface} {t.dev} in {plan.chunk_count} chunk(s), "
+        f"every chunk CRC32-verified after read-back; bootcmd boots /boot/Image + /boot/{plan.dtb} "
+        f"from partition {plan.root.number} (PARTUUID={plan.root.partuuid})"
+        + ("; environment saved" if t.save_env else f"; {t.note}")
+    )
     return 0

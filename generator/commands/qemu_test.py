@@ -190,7 +190,10 @@ def _standin_runtime(row, st: standin.Standin, mode: str):  # -> (RuntimeOverlay
 
     prepare = f"prepare with: rcar-k8s runtime-build --k8s {row.minor}"
     if mode == "off":
-        return None, f"--standin-runtime off: Debian's containerd {st.info.get('containerd')} runs ({prepare})"
+        return (
+            None,
+            f"--standin-runtime off: Debian's containerd {st.info.get('containerd')} runs ({prepare})",
+        )
     try:
         builds = rb.find(row)
     except UserError as exc:

@@ -37,16 +37,23 @@ def default_bmap(image: Path) -> Path:
 
 def load(path: Path) -> Bmap:
     if not path.is_file():
-        raise UserError(f"block map {path} not found: pass --bmap (Yocto writes <image>.wic.bmap with "
-                        "IMAGE_FSTYPES += \"wic.bmap\")")
+        raise UserError(
+            f"block map {path} not found: pass --bmap (Yocto writes <image>.wic.bmap with "
+            'IMAGE_FSTYPES += "wic.bmap")'
+        )
     try:
         root = ET.parse(path).getroot()
         ranges = []
         for r in root.iter("Range"):
             first, _, last = r.text.strip().partition("-")
             ranges.append((int(first), int(last or first), r.get("chksum", "")))
-        return Bmap(path, int(root.findtext("ImageSize")), int(root.findtext("BlockSize")),
-                    (root.findtext("ChecksumType") or "sha1").strip(), tuple(ranges))
+        return Bmap(
+            path,
+            int(root.findtext("ImageSize")),
+            int(root.findtext("BlockSize")),
+            (root.findtext("ChecksumType") or "sha1").strip(),
+            tuple(ranges),
+        )
     except (ET.ParseError, TypeError, ValueError, AttributeError) as exc:
         raise UserError(f"{path} is not a valid bmap file ({exc})") from exc
 
@@ -66,8 +73,9 @@ def _last_error(text: str) -> str:
 
 def copy(image: Path, bmap: Bmap, dest: str) -> None:
     """``bmaptool copy`` (verifies each range's checksum as it reads the image)."""
-    res = subprocess.run([bmaptool(), "copy", "--bmap", str(bmap.path), str(image), dest],
-                         capture_output=True, text=True)
+    res = subprocess.run(
+        [bmaptool(), "copy", "--bmap", str(bmap.path), str(image), dest], capture_output=True, text=True
+    )
     if res.returncode != 0:
         raise UserError(f"bmaptool copy to {dest} failed: {_last_error(res.stderr + res.stdout)}")
 
@@ -75,8 +83,11 @@ def copy(image: Path, bmap: Bmap, dest: str) -> None:
 def preverify(image: Path, bmap: Bmap) -> None:
     """A full bmaptool pass into /dev/null: a truncated image or a bmap of another build fails here,
     before the target is touched."""
-    res = subprocess.run([bmaptool(), "copy", "--bmap", str(bmap.path), str(image), "/dev/null"],
-                         capture_output=True, text=True)
+    res = subprocess.run(
+        [bmaptool(), "copy", "--bmap", str(bmap.path), str(image), "/dev/null"],
+        capture_output=True,
+        text=True,
+    )
     if res.returncode != 0:
         why = _last_error(res.stderr + res.stdout)
         raise UserError(f"image {image.name} does not match {bmap.path.name} ({why}); nothing written")
@@ -99,7 +110,9 @@ def read_back(dest: str, bmap: Bmap) -> None:
                 h.update(block)
                 pos += len(block)
             if h.hexdigest() != want:
-                raise UserError(f"read-back of blocks {first}-{last} from {dest} does not match the bmap: "
-                                "the card may be faulty or fake-capacity")
+                raise UserError(
+                    f"read-back of blocks {first}-{last} from {dest} does not match the bmap: "
+                    "the card may be faulty or fake-capacity"
+                )
     finally:
         os.close(fd)

@@ -81,10 +81,12 @@ def dialogue(part: Part) -> list[tuple[str, str]]:
     ]
 
 
-def dry_run_lines(parts: tuple[Part, ...], files_dir: Path, flash_writer: Path | None,
-                  sup: bool) -> list[str]:
-    out = ["# board: set SW to SCIF download mode (or use the CPLD), power on; "
-           "the boot ROM says 'please send !'"]
+def dry_run_lines(
+    parts: tuple[Part, ...], files_dir: Path, flash_writer: Path | None, sup: bool
+) -> list[str]:
+    out = [
+        "# board: set SW to SCIF download mode (or use the CPLD), power on; the boot ROM says 'please send !'"
+    ]
     if flash_writer:
         out.append(f"send Flash Writer {flash_writer} → wait for the '>' prompt")
     else:
@@ -112,8 +114,16 @@ def write_part(child, ser, files_dir: Path, part: Part, timeout: float = 600) ->
     child.send("xls2\r")
     addresses = [f"{part.program_addr:X}", f"{part.flash_addr:X}"]
     sent = False
-    patterns = [r"\(1-3\)>", r"\(Push Y key\)", r"Please Input : H'", r"please send !", r"\(y/n\)",
-                PROMPT, pexpect.TIMEOUT, pexpect.EOF]
+    patterns = [
+        r"\(1-3\)>",
+        r"\(Push Y key\)",
+        r"Please Input : H'",
+        r"please send !",
+        r"\(y/n\)",
+        PROMPT,
+        pexpect.TIMEOUT,
+        pexpect.EOF,
+    ]
     while True:
         idx = child.expect(patterns, timeout=timeout)
         if idx == 0:
@@ -132,11 +142,14 @@ def write_part(child, ser, files_dir: Path, part: Part, timeout: float = 600) ->
         elif idx == 5 and sent:
             return
         elif idx == 5:
-            raise UserError(f"Flash Writer returned to its prompt before receiving {part.file}: "
-                            f"{(child.before or '').strip().splitlines()[-1:]}")
+            raise UserError(
+                f"Flash Writer returned to its prompt before receiving {part.file}: "
+                f"{(child.before or '').strip().splitlines()[-1:]}"
+            )
         else:
-            raise UserError(f"Flash Writer stopped answering while writing {part.name} "
-                            f"(timeout {timeout:.0f}s)")
+            raise UserError(
+                f"Flash Writer stopped answering while writing {part.name} (timeout {timeout:.0f}s)"
+            )
 
 
 def run_bootloader(args: argparse.Namespace) -> int:
@@ -145,8 +158,10 @@ def run_bootloader(args: argparse.Namespace) -> int:
         print("\n".join(dry_run_lines(parts, args.files_dir, args.flash_writer, args.sup)))
         return 0
     if not args.yes:
-        raise UserError("writing bootloaders can leave the board unbootable until re-flashed: review "
-                        "--dry-run, then add --yes")
+        raise UserError(
+            "writing bootloaders can leave the board unbootable until re-flashed: review "
+            "--dry-run, then add --yes"
+        )
     if not args.serial:
         raise UserError("flash bootloader needs --serial (the board's console in SCIF download mode)")
     check_files(args.files_dir, parts, args.flash_writer)

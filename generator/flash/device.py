@@ -66,8 +66,9 @@ def _flag(value: object) -> bool:
 
 def run_lsblk(device: str) -> str:
     try:
-        res = subprocess.run(["lsblk", "--json", "--bytes", "--output", LSBLK_COLUMNS, device],
-                             capture_output=True, text=True)
+        res = subprocess.run(
+            ["lsblk", "--json", "--bytes", "--output", LSBLK_COLUMNS, device], capture_output=True, text=True
+        )
     except FileNotFoundError as exc:
         raise UserError("lsblk is not installed (util-linux): cannot inspect the device") from exc
     if res.returncode != 0:
@@ -82,8 +83,12 @@ def _mounts(node: dict) -> list[str]:
     return points
 
 
-def probe(device: str, sysfs_root: Path = Path("/sys"), lsblk_json: str | None = None,
-          is_block: Callable[[str], bool] = _stat_is_block) -> DeviceFacts:
+def probe(
+    device: str,
+    sysfs_root: Path = Path("/sys"),
+    lsblk_json: str | None = None,
+    is_block: Callable[[str], bool] = _stat_is_block,
+) -> DeviceFacts:
     name = Path(os.path.realpath(device)).name if sysfs_root == Path("/sys") else Path(device).name
     if not is_block(device):
         return DeviceFacts(device, name, is_block=False)
@@ -113,8 +118,10 @@ def refusal(facts: DeviceFacts, image_size: int) -> str | None:
     """Why this device must not be written, or None. Checks run from most to least dangerous."""
     dev = facts.path
     if not facts.is_block:
-        return f"{dev} is not a block device (pass the SD card's whole-disk node, e.g. /dev/sdb, " \
-               "or use --to-file to write an image file)"
+        return (
+            f"{dev} is not a block device (pass the SD card's whole-disk node, e.g. /dev/sdb, "
+            "or use --to-file to write an image file)"
+        )
     if facts.kind == "part":
         return f"{dev} is a partition: pass the whole SD card (e.g. /dev/sdb, not /dev/sdb1)"
     if "/" in facts.mountpoints:

@@ -42,15 +42,33 @@ class Target:
 
 TARGETS: dict[str, Target] = {
     # DRAM bank 0 is 0x48000000-0x7fffffff; U-Boot relocates itself to its top.
-    "h3ulcb": Target("h3ulcb", "mmc", 1, ("mmc dev 1",), ("mmc rescan",), 0x50000000, 0x58000000, 64 << 20,
-                     "ttySC0,115200", save_env=True),
+    "h3ulcb": Target(
+        "h3ulcb",
+        "mmc",
+        1,
+        ("mmc dev 1",),
+        ("mmc rescan",),
+        0x50000000,
+        0x58000000,
+        64 << 20,
+        "ttySC0,115200",
+        save_env=True,
+    ),
     # QEMU virt, 512 MiB at 0x40000000; Debian's qemu_arm64 U-Boot keeps its env in CFI flash which
     # QEMU 7.2 refuses to program ("Flash buffer write timeout"), so the env is set but not saved.
-    "qemu-virt": Target("qemu-virt", "virtio", 0, ("virtio scan", "virtio dev 0"), (),
-                        0x40200000, 0x48000000,
-                        32 << 20, "ttyAMA0,115200", save_env=False,
-                        note="qemu-virt: environment set but not saved "
-                             "(QEMU cannot program U-Boot's env flash)"),
+    "qemu-virt": Target(
+        "qemu-virt",
+        "virtio",
+        0,
+        ("virtio scan", "virtio dev 0"),
+        (),
+        0x40200000,
+        0x48000000,
+        32 << 20,
+        "ttyAMA0,115200",
+        save_env=False,
+        note="qemu-virt: environment set but not saved (QEMU cannot program U-Boot's env flash)",
+    ),
 }
 
 # Device tree per board revision (anchors.md §5.1/5.3): meta-renesas scarthgap builds r8a77951-ulcb.dtb
@@ -63,8 +81,10 @@ _CPU_RE = re.compile(r"CPU:\s+Renesas Electronics (R8A\w+) rev (\d+)\.(\d+)", re
 
 def dtb_for(board_rev: str) -> str:
     if board_rev == "h3-es1":
-        raise UserError("H3 ES1.x needs r8a77950-ulcb.dtb, which the scarthgap BSP (linux-renesas 5.10) does "
-                        "not build: use an ES2.0+ board (--board-rev h3-es3 / h3-es2) or h3e-2g")
+        raise UserError(
+            "H3 ES1.x needs r8a77950-ulcb.dtb, which the scarthgap BSP (linux-renesas 5.10) does "
+            "not build: use an ES2.0+ board (--board-rev h3-es3 / h3-es2) or h3e-2g"
+        )
     try:
         return BOARD_DTBS[board_rev]
     except KeyError:
@@ -81,8 +101,10 @@ def check_banner(banner: str, board_rev: str) -> None:
     if soc == "R8A7795" and major >= 2:
         actual = "h3-es3" if major >= 3 else "h3-es2"
     if actual and dtb_for_or_none(actual) != dtb_for_or_none(board_rev):
-        raise UserError(f"U-Boot reports {soc} rev {m.group(2)}.{m.group(3)} but --board-rev is {board_rev}: "
-                        f"pass --board-rev {actual}")
+        raise UserError(
+            f"U-Boot reports {soc} rev {m.group(2)}.{m.group(3)} but --board-rev is {board_rev}: "
+            f"pass --board-rev {actual}"
+        )
 
 
 def dtb_for_or_none(board_rev: str) -> str | None:
@@ -146,8 +168,11 @@ def _expect_bytes(n: int) -> Callable[[str], None]:
         m = re.search(r"Bytes transferred = (\d+)", out)
         if not m or int(m.group(1)) != n:
             got = m.group(1) if m else "nothing"
-            raise UserError(f"TFTP transferred {got} bytes, expected {n}: is --tftp-dir the directory your "
-                            "TFTP server serves?")
+            raise UserError(
+                f"TFTP transferred {got} bytes, expected {n}: is --tftp-dir the directory your "
+                "TFTP server serves?"
+            )
+
     return check
 
 
@@ -157,6 +182,7 @@ def _expect_crc(crc: int, what: str) -> Callable[[str], None]:
         if not m or int(m.group(1), 16) != crc:
             got = m.group(1) if m else "no crc32 output"
             raise UserError(f"CRC32 mismatch {what}: U-Boot {got}, host {crc:08x}")
+
     return check
 
 
@@ -164,6 +190,7 @@ def _expect_equal(var: str, value: str) -> Callable[[str], None]:
     def check(out: str) -> None:
         if f"{var}={value}" not in out.replace("\n", ""):
             raise UserError(f"U-Boot did not keep {var}: got {out.strip()!r}")
+
     return check
 
 
@@ -175,8 +202,10 @@ def chunk_steps(t: Target, c: Chunk) -> list[Step]:
         Step(f"crc32 {load} {size}", _expect_crc(c.crc, f"after TFTP of chunk {c.index}")),
         Step(f"{t.iface} write {load} {blk} {cnt}", timeout=600, what="write"),
         Step(f"{t.iface} read {verify} {blk} {cnt}", timeout=600),
-        Step(f"crc32 {verify} {size}",
-             _expect_crc(c.crc, f"reading back chunk {c.index} from {t.iface} {t.dev}")),
+        Step(
+            f"crc32 {verify} {size}",
+            _expect_crc(c.crc, f"reading back chunk {c.index} from {t.iface} {t.dev}"),
+        ),
     ]
 
 
@@ -184,8 +213,10 @@ def boot_env(t: Target, root: RootPartition, dtb: str) -> dict[str, str]:
     part = f"{t.iface} {t.dev}:{root.number}"
     return {
         "bootargs": f"rw rootwait root=PARTUUID={root.partuuid} console={t.console}",
-        "bootcmd": (f"ext4load {part} {KERNEL_ADDR} /boot/Image; ext4load {part} {FDT_ADDR} /boot/{dtb}; "
-                    f"booti {KERNEL_ADDR} - {FDT_ADDR}"),
+        "bootcmd": (
+            f"ext4load {part} {KERNEL_ADDR} /boot/Image; ext4load {part} {FDT_ADDR} /boot/{dtb}; "
+            f"booti {KERNEL_ADDR} - {FDT_ADDR}"
+        ),
     }
 
 
@@ -194,17 +225,23 @@ def finish_steps(t: Target, root: RootPartition, dtb: str) -> list[Step]:
 
     def has_root(out: str) -> None:
         if "UUID" in out and root.partuuid.lower() not in out.lower():
-            raise UserError(f"U-Boot does not see partition PARTUUID={root.partuuid} on {t.iface} {t.dev} "
-                            "after writing")
+            raise UserError(
+                f"U-Boot does not see partition PARTUUID={root.partuuid} on {t.iface} {t.dev} after writing"
+            )
 
     steps = [Step(cmd) for cmd in t.rescan] + [
         Step(f"part list {t.iface} {t.dev}", has_root),
         # Prove U-Boot can read what the new bootcmd will load before pointing the board at it.
-        *(Step(f"ext4size {part} /boot/{name}", what=f"check /boot/{name}",
-               hint=f"`ext4size {part} /boot/{name}` failed: the image has no /boot/{name} (needs "
-                    "kernel-image/kernel-devicetree, or another --board-rev); data written, "
-                    "boot env unchanged")
-          for name in ("Image", dtb)),
+        *(
+            Step(
+                f"ext4size {part} /boot/{name}",
+                what=f"check /boot/{name}",
+                hint=f"`ext4size {part} /boot/{name}` failed: the image has no /boot/{name} (needs "
+                "kernel-image/kernel-devicetree, or another --board-rev); data written, "
+                "boot env unchanged",
+            )
+            for name in ("Image", dtb)
+        ),
     ]
     for var, value in boot_env(t, root, dtb).items():
         steps.append(Step(f"setenv {var} '{value}'"))
@@ -234,8 +271,9 @@ class Plan:
         def fits(out: str) -> None:
             cap = capacity_blocks(out)
             if cap is not None and cap < blocks:
-                raise UserError(f"the image needs {blocks} blocks but {t.iface} {t.dev} has {cap}: "
-                                "nothing was written")
+                raise UserError(
+                    f"the image needs {blocks} blocks but {t.iface} {t.dev} has {cap}: nothing was written"
+                )
 
         info = "mmc info" if t.iface == "mmc" else f"{t.iface} info"
         return [Step(cmd) for cmd in t.select] + [Step(info, fits)] + self.network.steps()
@@ -275,8 +313,10 @@ def capacity_blocks(info: str) -> int | None:
 
 def dry_run_lines(plan: Plan) -> Iterator[str]:
     t = plan.target
-    yield f"# rcar-k8s flash emmc: {plan.image.name} ({plan.size} bytes, {plan.chunk_count} chunk(s) of "\
-          f"{plan.chunk_size} bytes) → {t.iface} {t.dev} on {t.name}"
+    yield (
+        f"# rcar-k8s flash emmc: {plan.image.name} ({plan.size} bytes, {plan.chunk_count} chunk(s) of "
+        f"{plan.chunk_size} bytes) → {t.iface} {t.dev} on {t.name}"
+    )
     root = plan.root
     yield f"# root partition {root.number} PARTUUID={root.partuuid} ({root.scheme}), dtb {plan.dtb}"
     yield "# stop autoboot at the U-Boot prompt, then type:"
@@ -284,8 +324,10 @@ def dry_run_lines(plan: Plan) -> Iterator[str]:
     for chunk, step in plan.all_steps():
         if chunk is not None and chunk is not current:
             current = chunk
-            yield f"# chunk {chunk.index}: {t.iface} blocks 0x{chunk.first_block:x}+0x{chunk.blocks:x}, " \
-                  f"CRC32 {chunk.crc:08x}, TFTP file {chunk.filename}"
+            yield (
+                f"# chunk {chunk.index}: {t.iface} blocks 0x{chunk.first_block:x}+0x{chunk.blocks:x}, "
+                f"CRC32 {chunk.crc:08x}, TFTP file {chunk.filename}"
+            )
         elif chunk is None and current is not None:
             current = None
             yield "# boot environment:"

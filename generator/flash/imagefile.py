@@ -21,8 +21,9 @@ COMPRESSED = {".xz": lzma.open, ".gz": gzip.open, ".bz2": bz2.open}
 
 def open_image(path: Path) -> BinaryIO:
     if not path.is_file():
-        raise UserError(f"image {path} does not exist (point --image at the .wic or .wic.xz in "
-                        "tmp/deploy/images/h3ulcb/)")
+        raise UserError(
+            f"image {path} does not exist (point --image at the .wic or .wic.xz in tmp/deploy/images/h3ulcb/)"
+        )
     opener = COMPRESSED.get(path.suffix)
     try:
         return opener(path, "rb") if opener else path.open("rb")  # type: ignore[return-value]
@@ -44,8 +45,9 @@ def expanded_size(path: Path) -> int:
             if res.returncode == 0 and fields[0] == "totals":
                 return int(fields[4])
         why = res.stderr.strip().splitlines()[-1] if res.stderr.strip() else "unreadable xz index"
-        raise UserError(f"image {path} is truncated or corrupt ({why.split(': ')[-1]}): download or "
-                        "build it again")
+        raise UserError(
+            f"image {path} is truncated or corrupt ({why.split(': ')[-1]}): download or build it again"
+        )
     if path.suffix in COMPRESSED:
         # gzip/bz2 carry no reliable size index: decompress once (also proves the file is complete).
         total = 0
@@ -54,8 +56,9 @@ def expanded_size(path: Path) -> int:
                 while block := f.read(1 << 20):
                     total += len(block)
         except (EOFError, OSError, lzma.LZMAError) as exc:
-            raise UserError(f"image {path} is truncated or corrupt ({exc}): "
-                            "download or build it again") from exc
+            raise UserError(
+                f"image {path} is truncated or corrupt ({exc}): download or build it again"
+            ) from exc
         return total
     return path.stat().st_size
 

@@ -26,7 +26,7 @@ def find_root(head: bytes) -> RootPartition:
     """Parse the first sectors of an image (at least 34 sectors for GPT) and return partition 1's id."""
     if len(head) < SECTOR or head[510:512] != b"\x55\xaa":
         raise UserError("the image has no partition table (no MBR signature): is it a .wic image?")
-    entries = [head[446 + 16 * i: 446 + 16 * (i + 1)] for i in range(4)]
+    entries = [head[446 + 16 * i : 446 + 16 * (i + 1)] for i in range(4)]
     if entries[0][4] == 0xEE:  # protective MBR → GPT
         return _gpt(head)
     for number, entry in enumerate(entries, start=1):
@@ -38,7 +38,7 @@ def find_root(head: bytes) -> RootPartition:
 
 
 def _gpt(head: bytes) -> RootPartition:
-    hdr = head[SECTOR: 2 * SECTOR]
+    hdr = head[SECTOR : 2 * SECTOR]
     if hdr[:8] != b"EFI PART":
         raise UserError("the image has a protective MBR but no GPT header")
     entries_lba, count, size = struct.unpack_from("<QII", hdr, 72)
@@ -46,7 +46,7 @@ def _gpt(head: bytes) -> RootPartition:
         off = entries_lba * SECTOR + i * size
         if off + size > len(head):
             break
-        entry = head[off: off + size]
+        entry = head[off : off + size]
         if entry[:16] != b"\0" * 16:
             return RootPartition(i + 1, str(uuid.UUID(bytes_le=entry[16:32])), "gpt")
     raise UserError("the image's GPT lists no partitions")

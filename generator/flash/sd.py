@@ -37,8 +37,10 @@ def _check_writable(dev: str) -> None:
     try:
         fd = os.open(dev, os.O_RDWR | os.O_EXCL)  # O_EXCL on a block device: fails if in use
     except OSError as exc:
-        raise UserError(f"cannot open {dev} for writing: {exc.strerror} (run as root / disk group; "
-                        "is it in use?); nothing written") from exc
+        raise UserError(
+            f"cannot open {dev} for writing: {exc.strerror} (run as root / disk group; "
+            "is it in use?); nothing written"
+        ) from exc
     os.close(fd)
 
 
@@ -46,12 +48,16 @@ def run_sd(args: argparse.Namespace) -> int:
     image: Path = args.image
     bmap = bmapmod.load(args.bmap or bmapmod.default_bmap(image))
     if not bmap.ranges or not all(r[2] for r in bmap.ranges):
-        raise UserError(f"{bmap.path.name} has no per-range checksums (bmap format < 1.3?): the write could "
-                        "not be verified; recreate it with `bmaptool create`; nothing written")
+        raise UserError(
+            f"{bmap.path.name} has no per-range checksums (bmap format < 1.3?): the write could "
+            "not be verified; recreate it with `bmaptool create`; nothing written"
+        )
     size = expanded_size(image)  # truncated/corrupt .xz fails here
     if size != bmap.image_size:
-        raise UserError(f"image {image.name} expands to {size} bytes but {bmap.path.name} describes "
-                        f"{bmap.image_size}: truncated image or bmap of another build; nothing written")
+        raise UserError(
+            f"image {image.name} expands to {size} bytes but {bmap.path.name} describes "
+            f"{bmap.image_size}: truncated image or bmap of another build; nothing written"
+        )
 
     if args.to_file:
         dest: Path = args.to_file
@@ -74,7 +80,8 @@ def run_sd(args: argparse.Namespace) -> int:
 
     fixture = args.lsblk_json is not None
     facts = device.probe(
-        args.device, sysfs_root=args.sysfs_root,
+        args.device,
+        sysfs_root=args.sysfs_root,
         lsblk_json=args.lsblk_json.read_text() if fixture else None,
         **({"is_block": _fixture_is_block(args.sysfs_root)} if fixture else {}),
     )

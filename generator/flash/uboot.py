@@ -31,8 +31,9 @@ class Step:
 
 
 class UBoot:
-    def __init__(self, child: pexpect.spawnbase.SpawnBase, prompt: str = "=> ",
-                 char_delay: float = 0.0) -> None:
+    def __init__(
+        self, child: pexpect.spawnbase.SpawnBase, prompt: str = "=> ", char_delay: float = 0.0
+    ) -> None:
         self.child = child
         self.prompt = prompt
         # The prompt always starts a line; this keeps "crc32 ... ==> 1234abcd" from matching "=> ".
@@ -58,8 +59,10 @@ class UBoot:
                 self.child.send("\x03\r")  # Ctrl-C aborts a running bootcmd, then ask for a prompt
             else:
                 raise UserError("serial console closed while waiting for U-Boot (is the board powered?)")
-        raise UserError(f"no U-Boot prompt {self.prompt!r} within {timeout:.0f}s: power-cycle or reset the "
-                        "board while this command waits, check --serial and the baud rate")
+        raise UserError(
+            f"no U-Boot prompt {self.prompt!r} within {timeout:.0f}s: power-cycle or reset the "
+            "board while this command waits, check --serial and the baud rate"
+        )
 
     def _drain(self) -> None:
         """Swallow further prompts queued by our keystrokes so the next command starts clean."""
@@ -84,8 +87,9 @@ class UBoot:
         try:
             self.child.expect(self._prompt_re, timeout=timeout)
         except pexpect.TIMEOUT as exc:
-            raise UserError(f"U-Boot did not return to the prompt within {timeout:.0f}s after "
-                            f"`{line}`") from exc
+            raise UserError(
+                f"U-Boot did not return to the prompt within {timeout:.0f}s after `{line}`"
+            ) from exc
         except pexpect.EOF as exc:
             raise UserError(f"serial console closed during `{line}`") from exc
         out = (self.child.before or "").replace("\r", "")

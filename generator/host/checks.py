@@ -57,12 +57,34 @@ DEBIAN_PACKAGE = {
     **dict.fromkeys("iconv ldd getconf".split(), "libc-bin"),
     **dict.fromkeys("flock getopt".split(), "util-linux"),
     **dict.fromkeys("egrep fgrep grep".split(), "grep"),
-    "awk": "gawk", "gawk": "gawk", "bash": "bash", "sh": "dash", "chrpath": "chrpath", "cpio": "cpio",
-    "diff": "diffutils", "cmp": "diffutils", "diffstat": "diffstat", "file": "file", "find": "findutils",
-    "xargs": "findutils", "git": "git", "hostname": "hostname", "lz4c": "lz4", "patch": "patch",
-    "perl": "perl", "python3": "python3", "rpcgen": "libc-dev-bin", "sed": "sed", "tar": "tar",
-    "wget": "wget", "which": "debianutils", "rsync": "rsync", "makeinfo": "texinfo", "unzip": "unzip",
-    "socat": "socat", "xz": "xz-utils",
+    "awk": "gawk",
+    "gawk": "gawk",
+    "bash": "bash",
+    "sh": "dash",
+    "chrpath": "chrpath",
+    "cpio": "cpio",
+    "diff": "diffutils",
+    "cmp": "diffutils",
+    "diffstat": "diffstat",
+    "file": "file",
+    "find": "findutils",
+    "xargs": "findutils",
+    "git": "git",
+    "hostname": "hostname",
+    "lz4c": "lz4",
+    "patch": "patch",
+    "perl": "perl",
+    "python3": "python3",
+    "rpcgen": "libc-dev-bin",
+    "sed": "sed",
+    "tar": "tar",
+    "wget": "wget",
+    "which": "debianutils",
+    "rsync": "rsync",
+    "makeinfo": "texinfo",
+    "unzip": "unzip",
+    "socat": "socat",
+    "xz": "xz-utils",
 }
 
 # tool: (minimum, argv printing the version) -- poky documentation/poky.yaml.in MIN_*_VERSION
@@ -96,9 +118,13 @@ def check_disk(host: Host, min_gb: int = MIN_DISK_GB) -> Check:
     detail = f"{_gb(free)} free at {where} (need {min_gb} GB for build, downloads and sstate)"
     if free >= min_gb * GB:
         return Check("disk", "pass", detail)
-    return Check("disk", "fail", detail,
-                 f"free space on {where}, or point KAS_WORK_DIR/KAS_BUILD_DIR at a disk with {min_gb} GB "
-                 "free (a shared DL_DIR/SSTATE_DIR elsewhere reduces what the build dir needs)")
+    return Check(
+        "disk",
+        "fail",
+        detail,
+        f"free space on {where}, or point KAS_WORK_DIR/KAS_BUILD_DIR at a disk with {min_gb} GB "
+        "free (a shared DL_DIR/SSTATE_DIR elsewhere reduces what the build dir needs)",
+    )
 
 
 def check_memory(host: Host) -> Check:
@@ -108,9 +134,13 @@ def check_memory(host: Host) -> Check:
     # MemTotal is a little under the installed RAM (kernel reserve): allow 5 %
     if mem >= MIN_RAM_GB * GB * 0.95:
         return Check("memory", "pass", f"{mem / 1024**3:.1f} GiB RAM (need {MIN_RAM_GB} GB)")
-    return Check("memory", "fail", f"{mem / 1024**3:.1f} GiB RAM (need {MIN_RAM_GB} GB)",
-                 f"use a host with at least {MIN_RAM_GB} GB RAM, or limit parallelism "
-                 "(BB_NUMBER_THREADS=2 PARALLEL_MAKE=-j2) and add swap")
+    return Check(
+        "memory",
+        "fail",
+        f"{mem / 1024**3:.1f} GiB RAM (need {MIN_RAM_GB} GB)",
+        f"use a host with at least {MIN_RAM_GB} GB RAM, or limit parallelism "
+        "(BB_NUMBER_THREADS=2 PARALLEL_MAKE=-j2) and add swap",
+    )
 
 
 def check_cores(host: Host) -> Check:
@@ -119,9 +149,12 @@ def check_cores(host: Host) -> Check:
         return Check("cores", "skip", f"skipped: cannot read {host.proc / 'cpuinfo'}")
     if n >= MIN_CORES:
         return Check("cores", "pass", f"{n} CPU cores")
-    return Check("cores", "warn",
-                 f"{n} CPU cores (a first build takes many hours with fewer than {MIN_CORES})",
-                 "use a bigger build host, or share SSTATE_DIR/SSTATE_MIRRORS with one that has built before")
+    return Check(
+        "cores",
+        "warn",
+        f"{n} CPU cores (a first build takes many hours with fewer than {MIN_CORES})",
+        "use a bigger build host, or share SSTATE_DIR/SSTATE_MIRRORS with one that has built before",
+    )
 
 
 def check_not_root(host: Host, kas_container: bool) -> Check:
@@ -129,8 +162,12 @@ def check_not_root(host: Host, kas_container: bool) -> Check:
         return Check("user", "pass", f"running as uid {host.uid} (not root)")
     if kas_container:
         return Check("user", "pass", "root, but kas-container runs BitBake as an unprivileged user")
-    return Check("user", "fail", "running as root: BitBake refuses to build as root",
-                 "run as a normal user, or build in a container with `rcar-k8s build --kas-container`")
+    return Check(
+        "user",
+        "fail",
+        "running as root: BitBake refuses to build as root",
+        "run as a normal user, or build in a container with `rcar-k8s build --kas-container`",
+    )
 
 
 def check_tools(host: Host) -> Check:
@@ -138,8 +175,12 @@ def check_tools(host: Host) -> Check:
     if not missing:
         return Check("host tools", "pass", f"all {len(REQUIRED_TOOLS)} scarthgap host tools found")
     pkgs = sorted({DEBIAN_PACKAGE.get(t, "coreutils") for t in missing})
-    return Check("host tools", "fail", f"missing: {' '.join(missing)}",
-                 f"sudo apt-get install {' '.join(pkgs)}  (Debian/Ubuntu; see docs/building.md for others)")
+    return Check(
+        "host tools",
+        "fail",
+        f"missing: {' '.join(missing)}",
+        f"sudo apt-get install {' '.join(pkgs)}  (Debian/Ubuntu; see docs/building.md for others)",
+    )
 
 
 def _version_in(text: str) -> Version | None:
@@ -162,9 +203,12 @@ def check_tool_versions(host: Host) -> Check:
         elif found < Version(minimum):
             old.append(f"{tool} {found} < {minimum}")
     if old:
-        return Check("tool versions", "fail", "too old: " + ", ".join(old),
-                     "upgrade them, or use a supported distro (Debian 12, Ubuntu 22.04/24.04) "
-                     "or kas-container")
+        return Check(
+            "tool versions",
+            "fail",
+            "too old: " + ", ".join(old),
+            "upgrade them, or use a supported distro (Debian 12, Ubuntu 22.04/24.04) or kas-container",
+        )
     if unknown:
         return Check("tool versions", "warn", f"could not read the version of: {' '.join(unknown)}")
     return Check("tool versions", "pass", "python3, git, tar, gcc, make new enough for scarthgap")
@@ -177,10 +221,12 @@ def check_locale(host: Host) -> Check:
     names = {n.strip().lower().replace("-", "") for n in res.stdout.splitlines()}
     if "en_us.utf8" in names:
         return Check("locale", "pass", "en_US.UTF-8 available (kas runs BitBake with it)")
-    return Check("locale", "fail",
-                 "locale en_US.UTF-8 not generated (kas runs BitBake with LC_ALL=en_US.UTF-8)",
-                 "sudo sed -i 's/^# *en_US.UTF-8 UTF-8/en_US.UTF-8 UTF-8/' /etc/locale.gen "
-                 "&& sudo locale-gen")
+    return Check(
+        "locale",
+        "fail",
+        "locale en_US.UTF-8 not generated (kas runs BitBake with LC_ALL=en_US.UTF-8)",
+        "sudo sed -i 's/^# *en_US.UTF-8 UTF-8/en_US.UTF-8 UTF-8/' /etc/locale.gen && sudo locale-gen",
+    )
 
 
 KAS_VERSION_RE = re.compile(r"kas(?:-container)?\s+(\d+(?:\.\d+)+)(?:.*?format version (\d+))?")
@@ -198,8 +244,9 @@ def kas_version(host: Host, exe: str = "kas") -> tuple[Version, int | None] | No
 
 def check_kas(host: Host, kas_container: bool) -> Check:
     exe = "kas-container" if kas_container else "kas"
-    fix = (f"pip install --upgrade 'kas>={kasfiles.KAS_MIN_VERSION}'"
-           "  (kas-container is part of the kas package)")
+    fix = (
+        f"pip install --upgrade 'kas>={kasfiles.KAS_MIN_VERSION}'  (kas-container is part of the kas package)"
+    )
     if host.which(exe) is None:
         return Check("kas", "fail", f"`{exe}` not found on PATH", fix)
     found = kas_version(host, exe)
@@ -208,9 +255,13 @@ def check_kas(host: Host, kas_container: bool) -> Check:
     version, fmt = found
     need = Version(kasfiles.KAS_MIN_VERSION)
     if version < need or (fmt is not None and fmt < kasfiles.KAS_HEADER_VERSION):
-        return Check("kas", "fail",
-                     f"{exe} {version} is too old: our kas files use format {kasfiles.KAS_HEADER_VERSION} "
-                     f"(kas >= {need})", fix)
+        return Check(
+            "kas",
+            "fail",
+            f"{exe} {version} is too old: our kas files use format {kasfiles.KAS_HEADER_VERSION} "
+            f"(kas >= {need})",
+            fix,
+        )
     return Check("kas", "pass", f"{exe} {version} (format {fmt or '?'}; need >= {need})")
 
 
@@ -218,13 +269,21 @@ def check_container_engine(host: Host) -> Check:
     for engine in ("docker", "podman"):
         if host.which(engine):
             return Check("container engine", "pass", f"{engine} found (for kas-container)")
-    return Check("container engine", "fail", "neither docker nor podman found (kas-container needs one)",
-                 "sudo apt-get install podman  (or docker.io)")
+    return Check(
+        "container engine",
+        "fail",
+        "neither docker nor podman found (kas-container needs one)",
+        "sudo apt-get install podman  (or docker.io)",
+    )
 
 
 def run_checks(host: Host, *, kas_container: bool = False, min_disk_gb: int = MIN_DISK_GB) -> list[Check]:
-    checks = [check_disk(host, min_disk_gb), check_memory(host), check_cores(host),
-              check_not_root(host, kas_container)]
+    checks = [
+        check_disk(host, min_disk_gb),
+        check_memory(host),
+        check_cores(host),
+        check_not_root(host, kas_container),
+    ]
     if kas_container:
         # the container image brings host tools and locale; the host needs the engine
         checks += [check_container_engine(host), check_kas(host, True)]

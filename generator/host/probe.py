@@ -45,8 +45,14 @@ class Host:
         if exe is None:
             return None
         try:
-            return subprocess.run([exe, *argv[1:]], env=dict(self.env), capture_output=True, text=True,
-                                  timeout=timeout, check=False)
+            return subprocess.run(
+                [exe, *argv[1:]],
+                env=dict(self.env),
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+                check=False,
+            )
         except (OSError, subprocess.TimeoutExpired):
             return None
 

@@ -57,19 +57,19 @@ def containerd_config(row: Row) -> bytes:
         "# the sandbox image is kubeadm's pause for this minor (pre-pulled for air-gapped joins).\n"
     )
     body = f"""
-version = {f['config_version']}
+version = {f["config_version"]}
 
-[{f['sandbox_image_table']}]
-  {f['sandbox_image_key']} = '{f['sandbox_image']}'
+[{f["sandbox_image_table"]}]
+  {f["sandbox_image_key"]} = '{f["sandbox_image"]}'
 
 [{runtime}]
   default_runtime_name = 'runc'
 
 [{runc}]
-  runtime_type = '{f['runtime_type']}'
+  runtime_type = '{f["runtime_type"]}'
 
 [{options}]
-  SystemdCgroup = {'true' if f['systemd_cgroup'] else 'false'}
+  SystemdCgroup = {"true" if f["systemd_cgroup"] else "false"}
 """
     return _text(head + body)
 

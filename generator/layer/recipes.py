@@ -31,26 +31,64 @@ class Component:
 COMPONENTS: dict[str, Component] = {
     c.pn: c
     for c in (
-        Component("kubernetes-bin", "kubernetes", "Kubernetes node binaries: kubeadm, kubelet, kubectl",
-                  "https://kubernetes.io/", "kubernetes:kubernetes",
-                  "./cmd/kubeadm ./cmd/kubelet ./cmd/kubectl"),
-        Component("containerd-bin", "containerd", "containerd container runtime", "https://containerd.io/",
-                  "linuxfoundation:containerd", "./cmd/containerd ./cmd/containerd-shim-runc-v2 ./cmd/ctr"),
-        Component("runc-bin", "runc", "runc: the OCI container runtime containerd starts",
-                  "https://github.com/opencontainers/runc", "linuxfoundation:runc", "."),
-        Component("cni-plugins-bin", "cni-plugins",
-                  "CNI reference plugins (bridge, host-local, loopback, portmap...)",
-                  "https://www.cni.dev/", "linuxfoundation:cni_network_plugins",
-                  "./plugins/main/... ./plugins/ipam/... ./plugins/meta/..."),
-        Component("cri-tools-bin", "cri-tools", "crictl: CLI for CRI runtimes (kubeadm preflight uses it)",
-                  "https://github.com/kubernetes-sigs/cri-tools", "kubernetes:cri-tools", "./cmd/crictl"),
-        Component("etcd-bin", "etcd", "etcdctl and etcdutl: etcd client and offline tools",
-                  "https://etcd.io/", "etcd-io:etcd redhat:etcd", "",
-                  no_source_why="etcdctl and etcdutl are separate Go modules without a vendor directory; "
-                  "an offline source build is not offered"),
-        Component("cri-dockerd-bin", "cri-dockerd",
-                  "cri-dockerd: CRI shim for Docker Engine (docker profile)",
-                  "https://mirantis.github.io/cri-dockerd/", "mirantis:cri-dockerd", "./"),
+        Component(
+            "kubernetes-bin",
+            "kubernetes",
+            "Kubernetes node binaries: kubeadm, kubelet, kubectl",
+            "https://kubernetes.io/",
+            "kubernetes:kubernetes",
+            "./cmd/kubeadm ./cmd/kubelet ./cmd/kubectl",
+        ),
+        Component(
+            "containerd-bin",
+            "containerd",
+            "containerd container runtime",
+            "https://containerd.io/",
+            "linuxfoundation:containerd",
+            "./cmd/containerd ./cmd/containerd-shim-runc-v2 ./cmd/ctr",
+        ),
+        Component(
+            "runc-bin",
+            "runc",
+            "runc: the OCI container runtime containerd starts",
+            "https://github.com/opencontainers/runc",
+            "linuxfoundation:runc",
+            ".",
+        ),
+        Component(
+            "cni-plugins-bin",
+            "cni-plugins",
+            "CNI reference plugins (bridge, host-local, loopback, portmap...)",
+            "https://www.cni.dev/",
+            "linuxfoundation:cni_network_plugins",
+            "./plugins/main/... ./plugins/ipam/... ./plugins/meta/...",
+        ),
+        Component(
+            "cri-tools-bin",
+            "cri-tools",
+            "crictl: CLI for CRI runtimes (kubeadm preflight uses it)",
+            "https://github.com/kubernetes-sigs/cri-tools",
+            "kubernetes:cri-tools",
+            "./cmd/crictl",
+        ),
+        Component(
+            "etcd-bin",
+            "etcd",
+            "etcdctl and etcdutl: etcd client and offline tools",
+            "https://etcd.io/",
+            "etcd-io:etcd redhat:etcd",
+            "",
+            no_source_why="etcdctl and etcdutl are separate Go modules without a vendor directory; "
+            "an offline source build is not offered",
+        ),
+        Component(
+            "cri-dockerd-bin",
+            "cri-dockerd",
+            "cri-dockerd: CRI shim for Docker Engine (docker profile)",
+            "https://mirantis.github.io/cri-dockerd/",
+            "mirantis:cri-dockerd",
+            "./",
+        ),
     )
 }
 
@@ -120,9 +158,11 @@ def header(row: Row, pn: str, provides: str = "", files: tuple[str, ...] = ()) -
         "",
     ]
     if provides:
-        lines += [f"# meta-virtualization's recipes provide {provides} too; "
-                  "conf/rcar-k8s/*.inc prefers this one",
-                  f'PROVIDES += "{provides}"', ""]
+        lines += [
+            f"# meta-virtualization's recipes provide {provides} too; conf/rcar-k8s/*.inc prefers this one",
+            f'PROVIDES += "{provides}"',
+            "",
+        ]
     src, sums, missing = [], [], []
     for name, art in artifacts(row, pn):
         url = art["url"]
@@ -137,8 +177,10 @@ def header(row: Row, pn: str, provides: str = "", files: tuple[str, ...] = ()) -
             missing.append(f"#   {url} (hash: {art.get('sha256_source', '?')})")
     src += [f"file://{f}" for f in files]
     if missing:
-        lines += ["# Left out: the matrix has no confirmed sha256 for (the recipe refuses to parse):",
-                  *missing]
+        lines += [
+            "# Left out: the matrix has no confirmed sha256 for (the recipe refuses to parse):",
+            *missing,
+        ]
     if not src:
         lines.append('SRC_URI = ""')
     elif len(src) == 1:

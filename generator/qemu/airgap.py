@@ -103,7 +103,7 @@ def _layer(files: dict[str, tuple[bytes, int]], links: dict[str, str]) -> bytes:
 
 
 def registry_blobs(out: Path, layer_tar: bytes, entrypoint: list[str], media: tuple[str, str, str]) -> str:
-    """Write manifest/config/layer blobs named by digest hex, as a registry serves them; return the manifest digest."""
+    """Blobs named by digest hex, as a registry serves them; returns the manifest digest."""
     layer = gzip.compress(layer_tar, mtime=0)
     # Go's encoding/json order (struct fields), compact - as registries and build tools produce them
     config = json.dumps(

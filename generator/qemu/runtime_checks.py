@@ -47,9 +47,7 @@ def _skip_reason(ctx: Context) -> str | None:
 
 def _journal_time(ctx: Context, unit: str, pattern: str) -> float | None:
     """Host-axis seconds of the first journal line of ``unit`` matching ``pattern``."""
-    _, out, _ = ctx.sh(
-        f"journalctl -b -u {unit} -o short-monotonic --no-pager | grep -m1 -E '{pattern}'"
-    )
+    _, out, _ = ctx.sh(f"journalctl -b -u {unit} -o short-monotonic --no-pager | grep -m1 -E '{pattern}'")
     m = re.match(r"\[\s*(\d+\.\d+)\]", out)
     return ctx.console.guest_time(int(float(m.group(1)) * 1e6)) if m else None
 
@@ -79,7 +77,8 @@ def containerd_runtime(ctx: Context) -> Iterator[Check]:
     _, log, ev = ctx.sh(f"journalctl -b -u containerd.service --no-pager -o cat | grep -E '{JOURNAL_BAD}'")
     _, head, ev2 = ctx.sh(
         "journalctl -b -u containerd.service --no-pager -o cat | grep -cE 'msg=' ; "
-        "journalctl -b -u containerd.service --no-pager -o cat | grep -E 'successfully booted|config' | head -5"
+        "journalctl -b -u containerd.service --no-pager -o cat "
+        "| grep -E 'successfully booted|config' | head -5"
     )
     bad = [ln for ln in log.splitlines() if ln.strip()]
     t = _journal_time(ctx, "containerd.service", "successfully booted")
@@ -122,7 +121,8 @@ def containerd_runtime(ctx: Context) -> Iterator[Check]:
         FAILED if problems else PASSED,
         "; ".join(problems)
         if problems
-        else f"crictl info: default runtime runc (io.containerd.runc.v2), SystemdCgroup true, sandbox {sandbox}",
+        else "crictl info: default runtime runc (io.containerd.runc.v2), SystemdCgroup true, "
+        f"sandbox {sandbox}",
         [ev],
     )
 
@@ -162,7 +162,9 @@ def pod(ctx: Context) -> Iterator[Check]:
         ok = rc == 0
     if ok:
         ctx.console.marks["pod_running"] = ctx.console.now()
-        rc, hello, ev = ctx.sh(f"{CRICTL} exec {ctr_id} /bin/sh -c 'echo hello-from-$(/bin/busybox hostname)'")
+        rc, hello, ev = ctx.sh(
+            f"{CRICTL} exec {ctr_id} /bin/sh -c 'echo hello-from-$(/bin/busybox hostname)'"
+        )
         evs.append(ev)
         ok = rc == 0 and "hello-from-rcar-k8s-test" in hello
     if not ok:
@@ -186,7 +188,9 @@ def pod(ctx: Context) -> Iterator[Check]:
         ln.split()[:1] == [pause_ref] and lock_digest in ln for ln in imgs.splitlines()
     )
     v2 = cg.splitlines()[:1] == ["cgroup2fs"]
-    slice_ok = re.search(r"^0::/kubepods\.slice/kubepods-besteffort\.slice/\S+\.slice/cri-containerd-", cg, re.M)
+    slice_ok = re.search(
+        r"^0::/kubepods\.slice/kubepods-besteffort\.slice/\S+\.slice/cri-containerd-", cg, re.M
+    )
     problems = []
     if not pause_ok:
         problems.append(f"sandbox image {pause_ref} not the air-gapped one at {lock_digest}")
@@ -199,7 +203,8 @@ def pod(ctx: Context) -> Iterator[Check]:
         FAILED if problems else PASSED,
         "; ".join(problems)
         if problems
-        else f"pod + container from local images started, exec answered; sandbox {pause_ref}@{lock_digest[:19]}… "
+        else "pod + container from local images started, exec answered; "
+        f"sandbox {pause_ref}@{str(lock_digest)[:19]}… "
         "(air-gapped import); cgroup v2, under a systemd slice (cri-containerd-*.scope)",
         evs,
     )

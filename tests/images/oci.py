@@ -25,7 +25,11 @@ from pathlib import Path
 OCI_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
 MEDIA = {
-    "oci": (OCI_MANIFEST, "application/vnd.oci.image.config.v1+json", "application/vnd.oci.image.layer.v1.tar+gzip"),
+    "oci": (
+        OCI_MANIFEST,
+        "application/vnd.oci.image.config.v1+json",
+        "application/vnd.oci.image.layer.v1.tar+gzip",
+    ),
     "docker": (
         DOCKER_MANIFEST,
         "application/vnd.docker.container.image.v1+json",

@@ -12,8 +12,8 @@ import hashlib
 import json
 import os
 import shutil
-import tarfile
 import subprocess
+import tarfile
 import time
 from pathlib import Path
 

@@ -118,7 +118,9 @@ def test_builds_have_upstream_names_layout_and_their_manifest(builds: dict[str, 
         assert b.archive.name == url.rsplit("/", 1)[-1]  # the file name the layer's SRC_URI names
         m = b.manifest
         assert m["sha256"] == rb._sha256(b.archive) and "never shipped" in str(m["note"])
-        assert m["commit"] == ROW.comp(name)["git"]["commit"] or str(m["commit_check"]).startswith("UNCONFIRMED")
+        assert m["commit"] == ROW.comp(name)["git"]["commit"] or str(m["commit_check"]).startswith(
+            "UNCONFIRMED"
+        )
         if name in layouts:
             with tarfile.open(b.archive) as tar:
                 assert sorted(tar.getnames()) == layouts[name]
@@ -130,7 +132,9 @@ def test_builds_have_upstream_names_layout_and_their_manifest(builds: dict[str, 
 def _arm64(binary: Path, *args: str, **kw) -> subprocess.CompletedProcess[str]:
     qemu = shutil.which("qemu-aarch64-static") or shutil.which("qemu-aarch64")
     if qemu is None:
-        pytest.skip("skipped: no qemu-aarch64(-static) to run the arm64 build (apt-get install qemu-user-static)")
+        pytest.skip(
+            "skipped: no qemu-aarch64(-static) to run the arm64 build (apt-get install qemu-user-static)"
+        )
     return subprocess.run([qemu, str(binary), *args], capture_output=True, text=True, timeout=120, **kw)
 
 
@@ -163,7 +167,9 @@ def test_real_containerd_reads_the_layer_config_without_migration(
     r3 = _arm64(containerd_bin, "--config", str(cfg), "config", "dump")
     assert "Configuration migrated from version 3" in r3.stderr, r3.stderr
     # and a typo is reported by the same warning the boot check greps for
-    cfg.write_text(cfg.read_text().replace("version = 3", "version = 4").replace("SystemdCgroup", "SystemdCgrup"))
+    cfg.write_text(
+        cfg.read_text().replace("version = 3", "version = 4").replace("SystemdCgroup", "SystemdCgrup")
+    )
     rt = _arm64(containerd_bin, "--config", str(cfg), "config", "dump")
     assert "Ignoring unknown key" in rt.stderr, rt.stderr
 
