@@ -101,7 +101,11 @@ def containerd_runtime(ctx: Context) -> Iterator[Check]:
     c = cfg.get("config") or {}
     runc = ((c.get("containerd") or {}).get("runtimes") or {}).get("runc") or {}
     opts = runc.get("options") or {}
-    sandbox = (c.get("pinnedImages") or {}).get("sandbox") or c.get("sandboxImage")
+    # containerd 2.x's CRI status reports the runtime plugin's config only; the sandbox image lives in
+    # the images plugin (internal/cri/server/status.go v2.3.4): read it as containerd itself loads it
+    _, dump, ev_dump = ctx.sh("containerd config dump 2>&1 | grep -B3 -E '^ *sandbox *='")
+    sm = re.search(r"^\s*sandbox\s*=\s*['\"]([^'\"]+)['\"]", dump, re.M)
+    sandbox = sm.group(1) if sm else None
     want_pause = str(ctx.row.comp("pause")["image"])
     default = (c.get("containerd") or {}).get("defaultRuntimeName")
     problems = []
@@ -121,9 +125,9 @@ def containerd_runtime(ctx: Context) -> Iterator[Check]:
         FAILED if problems else PASSED,
         "; ".join(problems)
         if problems
-        else "crictl info: default runtime runc (io.containerd.runc.v2), SystemdCgroup true, "
-        f"sandbox {sandbox}",
-        [ev],
+        else "crictl info: default runtime runc (io.containerd.runc.v2), SystemdCgroup true; "
+        f"containerd config dump: pinned sandbox {sandbox}",
+        [ev, ev_dump],
     )
 
 

@@ -186,9 +186,8 @@ def overlay_for(
     ov = Overlay(files=dict(nf.node_files(row, role)))
     ov.modes = dict(nf.modes(row, role)) if hasattr(nf, "modes") else {}
     cfg = ov.files.get("/etc/containerd/config.toml", b"")
-    if runtime is not None:
-        _add_runtime(ov, runtime)
-    elif re.search(rb"^version\s*=\s*[34]", cfg, re.M) and str(info.get("containerd", "")).startswith("1."):
+    debian_1x = str(info.get("containerd", "")).startswith("1.")  # Debian's 1.6 reads version 2 only
+    if runtime is None and debian_1x and re.search(rb"^version\s*=\s*[34]", cfg, re.M):
         del ov.files["/etc/containerd/config.toml"]
         ov.notes.append(
             f"/etc/containerd/config.toml not installed: it is a containerd {row.version('containerd')} "
@@ -203,6 +202,8 @@ def overlay_for(
         del ov.files[p]
         ov.notes.append(f"{p} left out on purpose (--standin-drop)")
     ov.enable = _preset_units(ov.files)
+    if runtime is not None:
+        _add_runtime(ov, runtime)
     if role == "control-plane":
         ef, em, eu, ed = _etcd_files(ov.notes)
         ov.dirs += ed
