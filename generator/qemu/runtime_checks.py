@@ -47,8 +47,12 @@ def _skip_reason(ctx: Context) -> str | None:
 
 def _journal_time(ctx: Context, unit: str, pattern: str) -> float | None:
     """Host-axis seconds of the first journal line of ``unit`` matching ``pattern``."""
-    _, out, _ = ctx.sh(f"journalctl -b -u {unit} -o short-monotonic --no-pager | grep -m1 -E '{pattern}'")
-    m = re.match(r"\[\s*(\d+\.\d+)\]", out)
+    # only the seconds: the console drops lines that look like printk output ("[  12.345678] ...")
+    _, out, _ = ctx.sh(
+        f"journalctl -b -u {unit} -o short-monotonic --no-pager | grep -m1 -E '{pattern}' "
+        "| sed -E 's/^\\[ *([0-9.]+)\\].*/\\1/'"
+    )
+    m = re.fullmatch(r"(\d+\.\d+)", out.strip())
     return ctx.console.guest_time(int(float(m.group(1)) * 1e6)) if m else None
 
 
