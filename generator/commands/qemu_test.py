@@ -4,6 +4,9 @@
   rcar-k8s qemu-test --kernel Image --rootfs core-image.rootfs.ext4 [--initrd F] [--dtb F]
   rcar-k8s qemu-test --standin [--role ...]      the CI stand-in (Debian arm64 + this layer's node files)
   rcar-k8s qemu-test --standin-plain             the stand-in without our files (timing baseline)
+  rcar-k8s qemu-test --standin --standin-runtime require
+                                                 with the row's containerd/runc/CNI/crictl test builds
+                                                 (rcar-k8s runtime-build) in place of Debian's
 
 QEMU: qemu-system-aarch64 -machine virt; KVM when the host is arm64 and /dev/kvm is usable, else TCG
 (cortex-a57). The root file system is attached with snapshot=on: your image file is never written.
@@ -16,7 +19,10 @@ has one), and every check runs in the guest:
   the matrix row (--k8s), overlay + br_netfilter loaded, the sysctls set, swap off, hostname not a
   build default, a time sync unit enabled, check-config rules on /proc/config.gz (pulled over the
   console), control plane: /var/lib/etcd on tmpfs and etcd-restore.service ran, and kubeadm's own
-  preflight checks where the image has kubeadm.
+  preflight checks where the image has kubeadm. The pinned runtime: containerd reports the row's
+  version, its journal shows no unknown key/config migration/plugin failure, the CRI runs runc with
+  SystemdCgroup and the pinned sandbox image, a pod runs from air-gap-imported images (cgroup v2,
+  systemd slice), gets a CNI address, and nothing is pulled (QEMU network restrict=on).
 
 Each check is passed, failed (with the guest command and output as evidence) or skipped (with the
 reason, e.g. the image has no kubeadm). Output: a summary on stdout, the full report with --json.
