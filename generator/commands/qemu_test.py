@@ -44,9 +44,10 @@ from pathlib import Path
 from rich.console import Console as RichConsole
 
 from generator.errors import UserError
-from generator.matrix.model import load_matrix
+from generator.matrix.model import Row, load_matrix
 from generator.qemu import session, standin
 from generator.qemu.machine import BootSpec, from_deploy_dir
+from generator.qemu.standin_runtime import RuntimeOverlay
 
 NAME = "qemu-test"
 HELP = "boot the image under QEMU and check it is ready for kubeadm join"
@@ -189,8 +190,8 @@ def run(args: argparse.Namespace) -> int:
     return 0 if report["result"] == "passed" else 1
 
 
-def _standin_runtime(row, st: standin.Standin, mode: str):  # -> (RuntimeOverlay | None, skip reason)
-    """The row's runtime test builds for the stand-in, when built (``rcar-k8s runtime-build``)."""
+def _standin_runtime(row: Row, st: standin.Standin, mode: str) -> tuple[RuntimeOverlay | None, str]:
+    """The row's runtime test builds for the stand-in (``rcar-k8s runtime-build``), else why not."""
     from generator.qemu import standin_runtime
     from generator.runtime import build as rb
 
