@@ -4,6 +4,9 @@
   rcar-k8s qemu-test --kernel Image --rootfs core-image.rootfs.ext4 [--initrd F] [--dtb F]
   rcar-k8s qemu-test --standin [--role ...]      the CI stand-in (Debian arm64 + this layer's node files)
   rcar-k8s qemu-test --standin-plain             the stand-in without our files (timing baseline)
+  rcar-k8s qemu-test --standin --standin-runtime require
+                                                 with the row's containerd/runc/CNI/crictl test builds
+                                                 (rcar-k8s runtime-build) in place of Debian's
 
 QEMU: qemu-system-aarch64 -machine virt; KVM when the host is arm64 and /dev/kvm is usable, else TCG
 (cortex-a57). The root file system is attached with snapshot=on: your image file is never written.
@@ -16,7 +19,10 @@ has one), and every check runs in the guest:
   the matrix row (--k8s), overlay + br_netfilter loaded, the sysctls set, swap off, hostname not a
   build default, a time sync unit enabled, check-config rules on /proc/config.gz (pulled over the
   console), control plane: /var/lib/etcd on tmpfs and etcd-restore.service ran, and kubeadm's own
-  preflight checks where the image has kubeadm.
+  preflight checks where the image has kubeadm. The pinned runtime: containerd reports the row's
+  version, its journal shows no unknown key/config migration/plugin failure, the CRI runs runc with
+  SystemdCgroup and the pinned sandbox image, a pod runs from air-gap-imported images (cgroup v2,
+  systemd slice), gets a CNI address, and nothing is pulled (QEMU network restrict=on).
 
 Each check is passed, failed (with the guest command and output as evidence) or skipped (with the
 reason, e.g. the image has no kubeadm). Output: a summary on stdout, the full report with --json.
@@ -38,9 +44,10 @@ from pathlib import Path
 from rich.console import Console as RichConsole
 
 from generator.errors import UserError
-from generator.matrix.model import load_matrix
+from generator.matrix.model import Row, load_matrix
 from generator.qemu import session, standin
 from generator.qemu.machine import BootSpec, from_deploy_dir
+from generator.qemu.standin_runtime import RuntimeOverlay
 
 NAME = "qemu-test"
 HELP = "boot the image under QEMU and check it is ready for kubeadm join"
@@ -67,6 +74,13 @@ def register(parser: argparse.ArgumentParser) -> None:
         default=[],
         metavar="PATH",
         help="stand-in: leave this node file out (to prove the matching check fails)",
+    )
+    src.add_argument(
+        "--standin-runtime",
+        choices=("auto", "require", "off"),
+        default="auto",
+        help="stand-in: install the row's containerd/runc/CNI/crictl test builds (rcar-k8s runtime-build) "
+        "in place of Debian's; auto = when built, require = fail if not built (default: auto)",
     )
     parser.add_argument("--role", choices=("worker", "control-plane"), default="worker")
     parser.add_argument(
@@ -114,7 +128,10 @@ def run(args: argparse.Namespace) -> int:
     if args.standin or args.standin_plain:
         err.print("[bold]qemu-test[/]: building/reusing the Debian arm64 stand-in (scripts/build-standin.sh)")
         st = standin.build(args.standin_cache)
-        ov = standin.overlay_for(row, args.role, st.info, args.standin_drop) if args.standin else None
+        rt, runtime_skip = _standin_runtime(row, st, args.standin_runtime) if args.standin else (None, "")
+        ov = standin.overlay_for(row, args.role, st.info, args.standin_drop, rt) if args.standin else None
+        if not args.standin:
+            runtime_skip = "plain stand-in: Debian's containerd 1.6 without the layer's files"
         work = Path(tempfile.mkdtemp(prefix="qemu-test.", dir=args.standin_cache))
         img = standin.prepare(st, ov, work / "rootfs.ext4")
         spec = standin.boot_spec(st, img)
@@ -138,6 +155,7 @@ def run(args: argparse.Namespace) -> int:
             spec.dtb = args.dtb or spec.dtb
         expected = dict(nf.node_files(row, args.role))
         label = "image"
+        rt, runtime_skip = None, ""
     opts = session.Options(
         spec=spec,
         row=row,
@@ -150,6 +168,7 @@ def run(args: argparse.Namespace) -> int:
         label=label,
         notes=notes,
         console_log=args.console_log,
+        runtime_skip=runtime_skip,
     )
     err.print(f"[bold]qemu-test[/]: booting {spec.source} (timeout {args.timeout:.0f} s)")
     try:
@@ -161,9 +180,31 @@ def run(args: argparse.Namespace) -> int:
             work.rmdir() if not any(work.iterdir()) else None
     if st:
         report["standin"] = st.info
+    if rt is not None:
+        report["standin_runtime"] = rt.info
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(report, indent=1) + "\n")
     print(session.summary(report))
     sys.stdout.flush()
     return 0 if report["result"] == "passed" else 1
+
+
+def _standin_runtime(row: Row, st: standin.Standin, mode: str) -> tuple[RuntimeOverlay | None, str]:
+    """The row's runtime test builds for the stand-in (``rcar-k8s runtime-build``), else why not."""
+    from generator.qemu import standin_runtime
+    from generator.runtime import build as rb
+
+    prepare = f"prepare with: rcar-k8s runtime-build --k8s {row.minor}"
+    if mode == "off":
+        return (
+            None,
+            f"--standin-runtime off: Debian's containerd {st.info.get('containerd')} runs ({prepare})",
+        )
+    try:
+        builds = rb.find(row)
+    except UserError as exc:
+        if mode == "require":
+            raise
+        return None, f"stand-in runs Debian's containerd {st.info.get('containerd')}: {exc}"
+    return standin_runtime.overlay(row, builds, st.dir.parent / "debs"), ""

@@ -172,6 +172,15 @@ CONTAINERD_CONFIG_VERSIONS = Table(
     "https://github.com/containerd/containerd/blob/main/docs/cri/config.md (config versions); RELEASES.md",
 )
 
+# Config version each containerd line writes and reads without migrating (`containerd config default`).
+# A lower version still loads, but containerd migrates it in memory at every start and logs
+# "Configuration migrated from version N" (cmd/containerd/server/config/config.go, MigrateConfigTo).
+CONTAINERD_NATIVE_CONFIG = Table(
+    {"1.6": 2, "1.7": 2, "2.0": 3, "2.1": 3, "2.2": 3, "2.3": 4, "2.4": 4},
+    "containerd/containerd version/version.go ConfigVersion at v2.0.7, v2.1.5, v2.2.7 (3), v2.3.0, "
+    "v2.3.4, v2.4.0-beta.0 (4); v1.7.34 cmd/containerd/command/config.go (Version = 2)",
+)
+
 # Where CRI settings live per config version (TOML table paths, exactly as written in config.toml).
 CONTAINERD_CONFIG_PATHS = Table(
     {

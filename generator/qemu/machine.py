@@ -77,9 +77,10 @@ def command(spec: BootSpec, extra_append: list[str] | None = None) -> list[str]:
         "-serial",
         "stdio",
         "-no-reboot",
-        # a NIC like runqemu's, user-mode (no tap/root); romfile= avoids needing efi-virtio.rom
+        # a NIC like runqemu's, user-mode (no tap/root); romfile= avoids needing efi-virtio.rom.
+        # restrict=on: the guest has no route out, so a boot that needs a pull fails here (no_pulls)
         "-netdev",
-        "user,id=net0",
+        "user,id=net0,restrict=on",
         "-device",
         "virtio-net-pci,netdev=net0,romfile=",
         "-object",

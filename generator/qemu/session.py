@@ -10,6 +10,7 @@ from pathlib import Path
 from generator import __version__
 from generator.matrix.model import Row
 from generator.qemu import checks as chk
+from generator.qemu import runtime_checks  # noqa: F401 - registers the pinned-runtime checks
 from generator.qemu.console import MILESTONES, Console, GuestTimeout
 from generator.qemu.machine import BootSpec, command
 
@@ -30,6 +31,7 @@ class Options:
     label: str = "image"
     notes: list[str] = field(default_factory=list)
     console_log: Path | None = None
+    runtime_skip: str = ""  # why the pinned-runtime checks are skipped (stand-in without the test builds)
 
 
 def _wait_settled(con: Console, deadline: float) -> None:
@@ -87,7 +89,14 @@ def run(opts: Options) -> dict[str, object]:
         con.login(opts.user, opts.password, timeout=max(deadline - time.monotonic(), 1))
         _wait_settled(con, deadline)
         extra = _guest_milestones(con)
-        ctx = chk.Context(con, opts.row, opts.role, opts.expected_files, standin=opts.standin)
+        ctx = chk.Context(
+            con,
+            opts.row,
+            opts.role,
+            opts.expected_files,
+            standin=opts.standin,
+            runtime_skip=opts.runtime_skip,
+        )
         results = chk.run_all(ctx)
         con.marks["checks_done"] = con.now()
     except (GuestTimeout, EOFError) as exc:

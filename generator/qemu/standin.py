@@ -7,9 +7,10 @@ own files into the copy with ``debugfs`` (no mount, no root needed for this step
 units the layer's systemd preset names with the host's real ``systemctl --root`` and copies the
 symlinks it made - what Yocto's rootfs step does with the same preset file.
 
-Stand-in limits, reported as notes, never hidden: containerd is Debian's 1.6, which cannot read a
-``version = 3`` config (containerd 2.x), so that file is left out when it is version 3; kubelet,
-kubeadm and crictl are not packaged in Debian, so their checks are skipped.
+Stand-in limits, reported as notes, never hidden: without the row's runtime test builds
+(``rcar-k8s runtime-build``; ``generator.qemu.standin_runtime`` installs them) containerd is Debian's
+1.6, which cannot read a version 3/4 config (containerd 2.x), so that file is left out; kubelet and
+kubeadm are not packaged in Debian (nor buildable here), so their checks are skipped.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from generator import paths
 from generator.errors import UserError
 from generator.matrix.model import Row
 from generator.qemu.machine import BootSpec
+from generator.qemu.standin_runtime import RuntimeOverlay as StandinRuntime
 
 DEFAULT_CACHE = Path(os.environ.get("RCAR_K8S_STANDIN_CACHE", "/var/tmp/rcar-k8s-standin"))
 BUILD_SCRIPT = "scripts/build-standin.sh"
@@ -53,6 +55,8 @@ class Overlay:
     enable: list[str] = field(default_factory=list)
     dirs: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    # bytes the stand-in needs that are not the layer's (test builds, test images): written, not checked
+    payload: dict[str, bytes] = field(default_factory=dict)
 
 
 def build(cache: Path = DEFAULT_CACHE) -> Standin:
@@ -160,19 +164,36 @@ def _etcd_files(notes: list[str]) -> tuple[dict[str, bytes], dict[str, int], lis
     return files, modes, enable, dirs
 
 
-def overlay_for(row: Row, role: str, info: dict[str, object], drop: list[str] | None = None) -> Overlay:
-    """The layer's node files for ``role`` as the stand-in can take them."""
+def _add_runtime(ov: Overlay, rt: StandinRuntime) -> None:
+    """The row's runtime test builds replace Debian's containerd/runc (generator.qemu.standin_runtime)."""
+    ov.files.update(rt.files)
+    ov.payload.update(rt.payload)
+    ov.modes.update(rt.modes)
+    ov.remove += [p for p in rt.remove if p not in ov.remove]
+    ov.enable += [u for u in rt.enable if u not in ov.enable]
+    ov.notes += rt.notes
+
+
+def overlay_for(
+    row: Row,
+    role: str,
+    info: dict[str, object],
+    drop: list[str] | None = None,
+    runtime: StandinRuntime | None = None,
+) -> Overlay:
+    """The layer's node files for ``role`` as the stand-in can take them (with ``runtime``: all of them)."""
     from generator.layer import node_files as nf
 
     ov = Overlay(files=dict(nf.node_files(row, role)))
     ov.modes = dict(nf.modes(row, role)) if hasattr(nf, "modes") else {}
     cfg = ov.files.get("/etc/containerd/config.toml", b"")
-    if re.search(rb"^version\s*=\s*3", cfg, re.M) and str(info.get("containerd", "")).startswith("1."):
+    debian_1x = str(info.get("containerd", "")).startswith("1.")  # Debian's 1.6 reads version 2 only
+    if runtime is None and debian_1x and re.search(rb"^version\s*=\s*[34]", cfg, re.M):
         del ov.files["/etc/containerd/config.toml"]
         ov.notes.append(
-            f"/etc/containerd/config.toml not installed: it is config version 3 (containerd "
-            f"{row.version('containerd')}); the stand-in's containerd {info.get('containerd')} reads "
-            "version 2 only, so it runs with its built-in defaults"
+            f"/etc/containerd/config.toml not installed: it is a containerd {row.version('containerd')} "
+            f"config; the stand-in's containerd {info.get('containerd')} reads version 2 only, so it runs "
+            f"with its built-in defaults (build the pinned runtime: rcar-k8s runtime-build --k8s {row.minor})"
         )
     for p in drop or []:
         if p not in ov.files:
@@ -182,6 +203,8 @@ def overlay_for(row: Row, role: str, info: dict[str, object], drop: list[str] | 
         del ov.files[p]
         ov.notes.append(f"{p} left out on purpose (--standin-drop)")
     ov.enable = _preset_units(ov.files)
+    if runtime is not None:
+        _add_runtime(ov, runtime)
     if role == "control-plane":
         ef, em, eu, ed = _etcd_files(ov.notes)
         ov.dirs += ed
@@ -256,6 +279,8 @@ def prepare(st: Standin, ov: Overlay | None, out: Path) -> Path:
         return st.base
     out.parent.mkdir(parents=True, exist_ok=True)
     subprocess.run(["cp", "--sparse=always", str(st.base), str(out)], check=True)
+    if ov.payload:
+        _grow(out, ov.payload)
     links = _enable_links(st.base, ov.files, ov.enable)
     with tempfile.TemporaryDirectory(prefix="standin-files.") as tmp:
         cmds: list[str] = []
@@ -274,7 +299,7 @@ def prepare(st: Standin, ov: Overlay | None, out: Path) -> Path:
         for d in ov.dirs:
             mkdirs(d + "/x")
             cmds += [f"sif {d} mode 040700"]
-        for i, (path, data) in enumerate(sorted(ov.files.items())):
+        for i, (path, data) in enumerate(sorted({**ov.payload, **ov.files}.items())):
             src = Path(tmp) / f"f{i}"
             src.write_bytes(data)
             mkdirs(path)
@@ -297,11 +322,23 @@ def prepare(st: Standin, ov: Overlay | None, out: Path) -> Path:
     return out
 
 
+def _grow(image: Path, payload: dict[str, bytes]) -> None:
+    """Room for the payload (runtime binaries, images, and what containerd unpacks from them)."""
+    extra_mb = 3 * sum(map(len, payload.values())) // (1 << 20) + 256
+    size = image.stat().st_size
+    os.truncate(image, size + extra_mb * (1 << 20))
+    proc = subprocess.run(["resize2fs", "-f", str(image)], capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise UserError(f"resize2fs {image} failed: {proc.stderr.strip()[-300:]}")
+
+
 def overlay_digest(ov: Overlay | None) -> str:
     h = hashlib.sha256()
     if ov:
         for p in sorted(ov.files):
             h.update(p.encode() + b"\0" + ov.files[p])
+        for p in sorted(ov.payload):
+            h.update(p.encode() + b"\0" + ov.payload[p])
         h.update(repr((sorted(ov.remove), ov.enable)).encode())
     return h.hexdigest()[:12]
 

@@ -1,19 +1,26 @@
 """Air-gapped images: the layer's own scripts build an OCI archive from digest-named blobs and import it
-into a REAL containerd (Debian's package) in the k8s.io namespace; nothing is pulled."""
+into a REAL containerd (Debian's package) in the k8s.io namespace; nothing is pulled.
+
+Manifests come in every shape registries serve (tests/images/oci.py): compact OCI with the top-level
+mediaType first, pretty-printed OCI, Docker schema 2, OCI without the optional mediaType. The
+stand-in boot (tests/qemu/test_runtime_boot.py) imports the same kind of archives into containerd
+2.3 on arm64."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
 import subprocess
+import tarfile
 import time
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import REPO, require_tool
-from tests.images.oci import build_blobs
+from tests.images.oci import DOCKER_MANIFEST, OCI_MANIFEST, STYLES, build_blobs
 
 FILES = REPO / "meta-rcar-k8s" / "recipes-kubernetes" / "k8s-airgap-images" / "files"
 REF = "registry.k8s.io/pause:3.10.2"
@@ -47,8 +54,8 @@ def containerd(tmp_path: Path):
     subprocess.run(["umount", "-R", str(tmp_path / "root")], capture_output=True)
 
 
-def _images_dir(tmp_path: Path) -> tuple[Path, str]:
-    manifest_digest, blobs = build_blobs(tmp_path / "blobs")
+def _images_dir(tmp_path: Path, style: str = "oci") -> tuple[Path, str]:
+    manifest_digest, blobs = build_blobs(tmp_path / "blobs", style=style)
     images = tmp_path / "images"
     images.mkdir()
     subprocess.run(
@@ -84,8 +91,41 @@ def test_archive_is_deterministic(tmp_path: Path) -> None:
     assert (a / "pause.oci.tar").read_bytes() == (b / "pause.oci.tar").read_bytes()
 
 
-def test_import_into_k8s_namespace_with_expected_digest(tmp_path: Path, containerd: Path) -> None:
-    images, digest = _images_dir(tmp_path)
+def _index(archive: Path) -> dict[str, object]:
+    with tarfile.open(archive) as tar:
+        f = tar.extractfile("index.json")
+        assert f is not None
+        return json.load(f)
+
+
+@pytest.mark.parametrize("style", STYLES)
+def test_index_carries_the_manifests_own_media_type(tmp_path: Path, style: str) -> None:
+    # The old packer matched "mediaType" as text: on a compact manifest it wrote the last layer's
+    # type into index.json and a real containerd refused the archive ("unexpected media type").
+    images, digest = _images_dir(tmp_path, style)
+    (entry,) = _index(images / "pause.oci.tar")["manifests"]
+    assert entry["mediaType"] == (DOCKER_MANIFEST if style == "docker" else OCI_MANIFEST)
+    assert entry["digest"] == digest
+
+
+def test_image_index_is_refused(tmp_path: Path) -> None:
+    blob = tmp_path / "index.blob"
+    blob.write_text(
+        '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[]}'
+    )
+    digest = "sha256:" + hashlib.sha256(blob.read_bytes()).hexdigest()
+    res = subprocess.run(
+        [str(FILES / "oci-archive-from-blobs"), str(tmp_path / "x.tar"), REF, digest, str(blob)],
+        capture_output=True,
+        text=True,
+    )
+    assert res.returncode == 1 and "not a single-platform image manifest" in res.stderr
+    assert not (tmp_path / "x.tar").exists()
+
+
+@pytest.mark.parametrize("style", STYLES)
+def test_import_into_k8s_namespace_with_expected_digest(tmp_path: Path, containerd: Path, style: str) -> None:
+    images, digest = _images_dir(tmp_path, style)
     state = tmp_path / "state-dir"
     res = _import(images, containerd, state)
     assert res.returncode == 0, res.stderr

@@ -112,10 +112,12 @@ CASES = [
     ("R8", _containerd("1.35", "1.6.10", config_version=2), {"R7", "R8"}),  # table lists only CRI v1 runtimes
     (
         "R9",
-        lambda d: (_containerd("1.36", "2.1.5", runc_pinned="1.3")(d), _runc(d)),
+        lambda d: (_containerd("1.36", "2.1.5", runc_pinned="1.3", config_version=3)(d), _runc(d)),
         {"R7", "R9"},
     ),  # not listed
     ("R10", _containerd("1.35", "2.2.7", config_version=4), {"R10"}),
+    # containerd 2.3 writes version 4 (v2.3.4 version/version.go): a v3 file is migrated at every start
+    ("R10", _containerd("1.36", "2.3.4", config_version=3), {"R10"}),
     ("R11", _docker_driver, {"R11"}),
     ("R12", _kernel, {"R12"}),
     ("R13", _runc, {"R13"}),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from generator.layer.node_files import node_files
 from generator.matrix.model import load_matrix
 from generator.qemu import checks
@@ -47,3 +49,17 @@ def test_standin_overlay_is_honest_about_what_it_leaves_out() -> None:
     assert set(ov.files) <= set(files) | {p for p in ov.files if "etcd" in p}
     assert "containerd.service" in _preset_units(files)
     assert ov.enable == _preset_units(ov.files)
+
+
+def test_runtime_ready_reads_real_crictl_output() -> None:
+    # `crictl info` of cri-tools v1.36.0 against containerd v2.3.4 (captured from the stand-in boot):
+    # the condition keys come sorted, "status" before "type"; the old text match missed RuntimeReady
+    real = (Path(__file__).parent / "fixtures/crictl-1.36-info-containerd-2.3.4.json").read_text()
+    assert checks._runtime_ready(real)
+    assert not checks._runtime_ready(
+        real.replace(
+            '"status": true,\n        "type": "RuntimeReady"',
+            '"status": false,\n        "type": "RuntimeReady"',
+        )
+    )
+    assert not checks._runtime_ready("FATA[0000] connect: no such file or directory")

@@ -115,6 +115,14 @@ def _r10(ctx: Context) -> Iterator[Hit]:
         yield Hit("containerd", f"config version {cv} needs containerd >= {first}; pinned {ver}")
     elif gone and V.ge(ver, gone):
         yield Hit("containerd", f"config version {cv} was removed in containerd {gone}; pinned {ver}")
+    else:
+        native = facts.CONTAINERD_NATIVE_CONFIG.data.get(V.minor(ver))
+        if native is not None and cv != native:
+            yield Hit(
+                "containerd",
+                f"containerd {ver} uses config version {native}; a version {cv} file is migrated at "
+                f"every start ('Configuration migrated from version {cv}'): set config_version {native}",
+            )
 
 
 def _r11(ctx: Context) -> Iterator[Hit]:
@@ -235,8 +243,9 @@ RULES: tuple[Rule, ...] = (
         "R10",
         "config version",
         "containerd config version supported by the pinned containerd: v2 >= 1.3, "
-        "v3 >= 2.0, v4 >= 2.3; v1 removed in 2.0",
-        facts.CONTAINERD_CONFIG_VERSIONS.source,
+        "v3 >= 2.0, v4 >= 2.3; v1 removed in 2.0; and the version the pinned line writes itself "
+        "(2.0-2.2: 3, 2.3+: 4), else containerd migrates the file at every start",
+        facts.CONTAINERD_CONFIG_VERSIONS.source + "; " + facts.CONTAINERD_NATIVE_CONFIG.source,
         ERROR,
         _r10,
         ("containerd",),

@@ -1,0 +1,1 @@
+"""The pinned node runtime (containerd, runc, CNI plugins, crictl) built from source for tests only."""
