@@ -68,6 +68,13 @@ def register(parser: argparse.ArgumentParser) -> None:
         metavar="PATH",
         help="stand-in: leave this node file out (to prove the matching check fails)",
     )
+    src.add_argument(
+        "--from-recipes",
+        type=Path,
+        metavar="RECIPES_JSON",
+        help="stand-in: lay over it what the recipes install, from a `rcar-k8s check --recipes` run "
+        "(<build dir>/rcar-k8s-recipes/qemuarm64/recipes.json) instead of the generator's node files",
+    )
     parser.add_argument("--role", choices=("worker", "control-plane"), default="worker")
     parser.add_argument(
         "--k8s", metavar="MINOR", help="matrix row the image was built for (default: matrix default)"
@@ -103,6 +110,12 @@ def run(args: argparse.Namespace) -> int:
         )
     if args.standin_drop and not args.standin:
         raise UserError("--standin-drop only applies to --standin")
+    if args.from_recipes and not args.standin:
+        raise UserError("--from-recipes only applies to --standin")
+    if args.from_recipes and args.standin_drop:
+        raise UserError(
+            "--standin-drop and --from-recipes do not combine: drop files from the recipe instead"
+        )
     if args.timeout <= 0:
         raise UserError("--timeout must be a positive number of seconds")
     from generator.layer import node_files as nf
@@ -114,7 +127,12 @@ def run(args: argparse.Namespace) -> int:
     if args.standin or args.standin_plain:
         err.print("[bold]qemu-test[/]: building/reusing the Debian arm64 stand-in (scripts/build-standin.sh)")
         st = standin.build(args.standin_cache)
-        ov = standin.overlay_for(row, args.role, st.info, args.standin_drop) if args.standin else None
+        if args.from_recipes:
+            from generator.kasfiles import IMAGES
+
+            ov = standin.overlay_from_recipes(args.from_recipes, IMAGES[args.role], st.info)
+        else:
+            ov = standin.overlay_for(row, args.role, st.info, args.standin_drop) if args.standin else None
         work = Path(tempfile.mkdtemp(prefix="qemu-test.", dir=args.standin_cache))
         img = standin.prepare(st, ov, work / "rootfs.ext4")
         spec = standin.boot_spec(st, img)
