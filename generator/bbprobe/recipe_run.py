@@ -46,20 +46,19 @@ SKIP_FUNCS = {"extend_recipe_sysroot"}
 # package suffixes an image never installs by default
 AUX = ("-dbg", "-dev", "-staticdev", "-doc", "-locale", "-src", "-ptest")
 
-# Exec*= paths that packages from outside this layer ship, and the package that ships them
-# (usrmerge: /bin, /sbin are /usr/bin, /usr/sbin). Sources, poky scarthgap:
-#   kmod: meta/recipes-kernel/kmod/kmod_31.bb ALTERNATIVE_LINK_NAME[modprobe] = "${base_sbindir}/modprobe"
-#   util-linux-swaponoff: meta/recipes-core/util-linux/util-linux.inc ALTERNATIVE_LINK_NAME[swapoff]
-#   coreutils: meta/recipes-core/coreutils/coreutils_9.4.bb base_bindir_progs (true, kill is util-linux)
-#   util-linux-kill: util-linux.inc ALTERNATIVE_LINK_NAME[kill] = "${base_bindir}/kill"
+# Exec*= paths that packages from outside this layer ship, and the packages that ship them (any one
+# installed is enough; usrmerge: /bin, /sbin are /usr/bin, /usr/sbin). Sources, poky scarthgap
+# (1d54d1c4): meta/recipes-kernel/kmod/kmod_31.bb ALTERNATIVE_LINK_NAME[modprobe] = base_sbindir;
+# meta/recipes-core/util-linux/util-linux_2.39.3.bb ALTERNATIVE_LINK_NAME[swapoff] = base_sbindir,
+# [kill] = base_bindir, one package per program (util-linux-swapoff, util-linux-kill);
+# meta/recipes-core/coreutils/coreutils_9.4.bb base_bindir_progs (true, false, kill).
 EXTERNAL = {
-    "/usr/sbin/modprobe": "kmod",
-    "/usr/sbin/swapoff": "util-linux-swaponoff",
-    "/usr/sbin/swapon": "util-linux-swaponoff",
-    "/usr/bin/true": "coreutils",
-    "/usr/bin/false": "coreutils",
-    "/usr/bin/kill": "util-linux-kill",
-    "/usr/bin/sh": "busybox",
+    "/usr/sbin/modprobe": ("kmod",),
+    "/usr/sbin/swapoff": ("util-linux-swapoff",),
+    "/usr/sbin/swapon": ("util-linux-swapon",),
+    "/usr/bin/true": ("coreutils",),
+    "/usr/bin/false": ("coreutils",),
+    "/usr/bin/kill": ("util-linux-kill", "coreutils"),
 }
 
 
@@ -412,11 +411,11 @@ def check_image(image, installed, results, closure_names):
                 target = usrmerge(exe)
                 if target in shipped or exe in shipped:
                     continue
-                ext = EXTERNAL.get(target)
-                if ext and ext in closure_names:
+                ext = EXTERNAL.get(target, ())
+                if any(e in closure_names for e in ext):
                     continue
                 why = (
-                    (f"{ext} ships it, which {image} does not install")
+                    f"{' or '.join(ext)} ships it, which {image} does not install"
                     if ext
                     else f"no package {image} installs ships it"
                 )
