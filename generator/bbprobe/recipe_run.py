@@ -31,6 +31,7 @@ Prints "RECIPE ..." / "ERROR ..." lines, then "RECIPES {json}" and a last line "
 "RECIPES FAIL ...". Exit 0/1.
 """
 
+import getpass
 import json
 import logging
 import os
@@ -164,7 +165,7 @@ def usrmerge(path):
     return path
 
 
-def image_closure(tf, image, bb_data_pkgs):
+def image_closure(tf, image, bb_data_pkgs, in_layer):
     """(runtime name -> (fn, package)) the image installs, BitBake's provider choice."""
     cd = tf.cooker_data
     d = tf.parse_recipe(image)
@@ -182,8 +183,9 @@ def image_closure(tf, image, bb_data_pkgs):
             continue
         pkg = name if fn in cd.packages.get(name, []) else None
         if pkg is None:
-            # an RPROVIDES: which package of the recipe provides it is read from the recipe
-            pkg = bb_data_pkgs(fn, name)
+            # an RPROVIDES (or a dynamic package): which package of our recipe provides it is read
+            # from the recipe; elsewhere the recipe's main package stands for it
+            pkg = bb_data_pkgs(fn, name) if in_layer(fn) else cd.pkg_fn.get(fn)
         out[name] = (fn, pkg)
         todo += list(cd.rundeps.get(fn, {}).get(pkg, []))
         if not norecs:
@@ -270,6 +272,10 @@ class Runner:
         d.setVar("WORKDIR", workdir)
         d.setVar("DL_DIR", self.downloads)
         d.setVar("BB_NO_NETWORK", "1")
+        # do_install[fakeroot]: BitBake would wrap it in pseudo (FAKEROOT), which a recipe run does not
+        # have; it runs as the build user instead, so ownership is the user's (said in the verdict)
+        d.setVar("FAKEROOT", "")
+        res["no_pseudo"] = [t for t in TASKS if d.getVarFlag(t, "fakeroot")]
         # ${T} is under WORKDIR already; the stamp and deploy dirs must not reach the shared build
         d.setVar("STAMPS_DIR", os.path.join(workdir, "stamps"))
         d.setVar("DEPLOY_DIR", os.path.join(workdir, "deploy"))
@@ -279,8 +285,11 @@ class Runner:
             fetcher = bb.fetch2.Fetch((d.getVar("SRC_URI") or "").split(), d)
             for url in fetcher.urls:
                 ud = fetcher.ud[url]
-                if ud.type in ("http", "https", "ftp") and not os.path.exists(ud.localpath):
-                    res.setdefault("downloads", []).append(make_download(ud.localpath, self.cache))
+                if ud.type in ("http", "https", "ftp"):
+                    made = None if os.path.exists(ud.localpath) else make_download(ud.localpath, self.cache)
+                    res.setdefault("downloads", []).append(
+                        made or f"{os.path.basename(ud.localpath)}: stand-in made by an earlier run"
+                    )
         except Exception as exc:
             res["tasks"]["do_unpack"] = "FAILED"
             res["errors"].append(f"{pn}: do_unpack failed: SRC_URI: {type(exc).__name__}: {exc}")
@@ -465,6 +474,9 @@ def main(argv):
     args = ap.parse_args(argv)
     layer = os.path.realpath(args.layer) + os.sep
 
+    def in_layer(fn):
+        return os.path.realpath(fn.split(":")[-1]).startswith(layer)
+
     sys.path.insert(0, os.path.join(os.path.dirname(shutil.which("bitbake")), "..", "lib"))
     import bb.tinfoil
 
@@ -567,6 +579,10 @@ def main(argv):
             print("ERROR " + e.replace("\n", " | "))
         print("RECIPES " + json.dumps(summary))
         total = round(time.time() - t0)
+        ndl = sum(len(r.get("downloads", [])) for r in results.values())
+        for r in results.values():
+            for line in r.get("downloads", []):
+                print(f"DOWNLOAD {r['pn']}: {line}")
         nimg = ", ".join(
             f"{i}({len(v['recipes'])} recipes, {len(v['packages'])} packages)"
             for i, v in summary["images"].items()
@@ -577,8 +593,9 @@ def main(argv):
             )
             return 1
         print(
-            f"RECIPES OK {machine}/{distro}: {len(results)} recipes ran unpack..install and packaged "
-            f"clean; {nimg} [parse {t_parse:.0f}s, total {total}s]"
+            f"RECIPES OK {machine}/{distro}: {len(results)} recipes ran unpack..install as "
+            f"{getpass.getuser()} (no pseudo) and packaged clean; {nimg}; {ndl} downloads were local "
+            f"stand-ins (sha256 not checked) [parse {t_parse:.0f}s, total {total}s]"
         )
         return 0
 
