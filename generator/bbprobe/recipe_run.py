@@ -249,9 +249,11 @@ class Runner:
         """Unpack..install, package; returns a result dict (errors name recipe and path)."""
         import bb.build
         import bb.fetch2
-        import oe.package
 
         d = self.recipe_data(fn)
+        oe_import(d)
+        import oe.package
+
         pn = d.getVar("PN")
         res = {
             "pn": pn,
@@ -350,6 +352,30 @@ class Runner:
                 res["systemd"][pkg] = (d.getVar("SYSTEMD_SERVICE:" + pkg) or "").split()
         res["seconds"] = round(time.time() - t0, 1)
         return res
+
+
+def oe_import(d):
+    """What BitBake does for each layer.conf `addpylib ${LAYERDIR}/lib oe` (bb.parse.ast.PyLibNode)
+    in its server and workers: BB_GLOBAL_PYMODULES and the layers' python namespaces (poky's oe.*)
+    in the context python tasks run in. A tinfoil client has to do it itself."""
+    import bb.parse.ast
+    import bb.utils
+
+    if "oe" in bb.utils._context:
+        return
+    for layer in (d.getVar("BBLAYERS") or "").split():
+        conf = os.path.join(layer, "conf", "layer.conf")
+        try:
+            with open(conf) as f:
+                text = f.read()
+        except OSError:
+            continue
+        for libdir, namespace in re.findall(r"^addpylib\s+\$\{LAYERDIR\}/(\S+)\s+(\S+)", text, re.M):
+            bb.parse.ast.PyLibNode(conf, 0, os.path.join(layer, libdir), namespace).eval(d)
+    if "oe" not in bb.utils._context:
+        raise RuntimeError(
+            "no layer declares `addpylib ... oe` (poky's meta/conf/layer.conf): not an OE build"
+        )
 
 
 def _log_tail(path, n=3):
@@ -504,14 +530,8 @@ def main(argv):
             if args.only_extra:
                 per_image[image] = ([], set())
             else:
-                closure = image_closure(tf, image, runner.rprovider_pkg)
-                mine = sorted(
-                    {
-                        v
-                        for v in closure.values()
-                        if v[0] and os.path.realpath(v[0].split(":")[-1]).startswith(layer)
-                    }
-                )
+                closure = image_closure(tf, image, runner.rprovider_pkg, in_layer)
+                mine = sorted({v for v in closure.values() if v[0] and in_layer(v[0])})
                 per_image[image] = (mine, set(closure))
         fns = sorted({fn for mine, _ in per_image.values() for fn, _ in mine})
         pn_of = {fn: cd.pkg_fn.get(fn) for fn in fns}
@@ -603,7 +623,9 @@ def main(argv):
 if __name__ == "__main__":
     try:
         sys.exit(main(sys.argv[1:]))
-    except Exception:
+    except BaseException as exc:
+        if isinstance(exc, SystemExit) and exc.code in (0, 1):
+            raise
         traceback.print_exc()
         print("RECIPES FAIL runner crashed (traceback above)")
         sys.exit(1)

@@ -67,7 +67,11 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 
 def _step(err: Console, title: str, argv: list[str], root: Path, log: Path) -> kasrun.BuildState:
-    err.print(f"check: {title}  ({shlex.join(argv)}; log: {log})", markup=False, highlight=False,
+    shown = argv[argv.index("env") + 1:] if argv[:1] == ["runuser"] else argv
+    if shown is not argv:  # drop the env assignments (KAS_PREMIRRORS is long)
+        shown = [a for a in shown if "=" not in a.split(" ")[0] or a.startswith("-")]
+    who = f" as {argv[2]}" if argv[:1] == ["runuser"] else ""
+    err.print(f"check: {title}{who}  ({shlex.join(shown)}; log: {log})", markup=False, highlight=False,
               soft_wrap=True)
     try:
         rc, state = kasrun.follow(argv, cwd=root, log=log)
