@@ -527,12 +527,10 @@ def main(argv):
 
         per_image = {}  # image -> [(fn, pkg)], closure names
         for image in args.images:
-            if args.only_extra:
-                per_image[image] = ([], set())
-            else:
-                closure = image_closure(tf, image, runner.rprovider_pkg, in_layer)
-                mine = sorted({v for v in closure.values() if v[0] and in_layer(v[0])})
-                per_image[image] = (mine, set(closure))
+            # --only-extra still resolves the image: Exec*= paths of other layers' packages count
+            closure = image_closure(tf, image, runner.rprovider_pkg, in_layer)
+            mine = [] if args.only_extra else sorted({v for v in closure.values() if v[0] and in_layer(v[0])})
+            per_image[image] = (mine, set(closure))
         fns = sorted({fn for mine, _ in per_image.values() for fn, _ in mine})
         pn_of = {fn: cd.pkg_fn.get(fn) for fn in fns}
         fns = [fn for fn in fns if pn_of[fn] not in extra] + sorted(extra.values())
