@@ -181,7 +181,9 @@ def _run_recipes(args: argparse.Namespace) -> int:
     target, extra = kas_files(args)
     chain = ":".join([target.kas_file, *extra])
     bdir = build_dir(args, root)
-    out = bdir / "rcar-k8s-recipes"
+    # runs with extra recipe files go elsewhere: rcar-k8s-recipes/ holds the layer's own result
+    # (qemu-test --standin --from-recipes boots it)
+    out = bdir / ("rcar-k8s-recipes-extra" if args.extra_recipe else "rcar-k8s-recipes")
     out.mkdir(parents=True, exist_ok=True)
     if args.as_user:
         shutil.chown(out, args.as_user)
@@ -199,7 +201,7 @@ def _run_recipes(args: argparse.Namespace) -> int:
     try:
         checkout = _as_user(args.as_user, kasrun.kas_command(args.kas, "checkout", target.kas_file, extra))
         _step(err, "kas checkout", checkout, root, bdir / "rcar-k8s-recipes-checkout.log")
-        log = bdir / "rcar-k8s-recipes.log"
+        log = bdir / f"{out.name}.log"
         argv = _as_user(args.as_user, kasrun.kas_command(args.kas, "shell", target.kas_file, extra,
                                                          ["-c", "BB_NO_NETWORK=1 " + cmd]))
         err.print(f"check: recipe run for {' and '.join(images)} ({target.board}; parse, then each "
