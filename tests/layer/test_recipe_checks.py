@@ -203,3 +203,19 @@ def test_single_file_download(tmp_path: Path) -> None:
 def test_exec_parsing_prefixes() -> None:
     text = "ExecStart=-/a b\nExecStartPre=!!/c\nExecStop=:@/d x\nExecStart=\nExecReload=relative\n"
     assert rr._exec_paths(text) == [("ExecStart", "/a"), ("ExecStartPre", "/c"), ("ExecStop", "/d")]
+
+
+@pytest.mark.parametrize(
+    "argv,says",
+    [
+        (["check"], "add --bitbake"),
+        (["check", "--bitbake", "--recipes"], "separate runs"),
+        (["check", "--recipes", "--only-extra"], "--only-extra needs at least one --extra-recipe"),
+        (["check", "--bitbake", "--extra-recipe", "x.bb"], "belong to --recipes"),
+        (["check", "--recipes", "--extra-recipe", "pyproject.toml"], "not a .bb file"),
+    ],
+)
+def test_check_recipes_refuses_bad_input_in_one_line(cli, argv: list[str], says: str) -> None:
+    r = cli(*argv)
+    assert r.returncode == 2, r.stderr
+    assert says in r.stderr and "Traceback" not in r.stderr
