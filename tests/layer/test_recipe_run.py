@@ -145,8 +145,11 @@ def test_layer_recipes_run_and_package_clean(board: str) -> None:
     for image in ("rcar-k8s-node-image", "rcar-k8s-control-plane-image"):
         assert image in verdict
     # the recipes the images install really ran (not a no-op): containerd's do_compile and etcd-tmpfs
-    assert re.search(r"RECIPE ok \S+ containerd-bin-\S+ \[unpack=ok .*compile=ok install=ok", out)
-    assert re.search(r"RECIPE ok \S+ etcd-tmpfs-1\.0 \[.*install=ok\] packages: etcd-tmpfs\(\d+\)", out)
+    # (the CLI echoes the runner's "RECIPE ok ..." lines as "  ok ...")
+    assert re.search(rf"^  ok {board} containerd-bin-\S+ \[unpack=ok .*compile=ok install=ok", out, re.M), out
+    assert re.search(
+        rf"^  ok {board} etcd-tmpfs-1\.0 \[.*install=ok\] packages: .*etcd-tmpfs\(\d+\)", out, re.M
+    )
 
 
 # ---- deliberately broken copies ---------------------------------------------------------------
