@@ -335,10 +335,10 @@ def overlay_from_recipes(run_json: Path, image: str, info: dict[str, object]) ->
         raise UserError(
             f"{run_json}: not a recipe-run result ({exc}); run `rcar-k8s check --recipes` first"
         ) from None
-    if image not in summary.get("images", {}):
-        raise UserError(f"{run_json} has no image {image} (it has: {', '.join(summary.get('images', {}))})")
     if summary.get("errors"):
         raise UserError(f"{run_json}: that recipe run failed ({summary['errors'][0]}); fix it first")
+    if image not in summary.get("images", {}):
+        raise UserError(f"{run_json} has no image {image} (it has: {', '.join(summary.get('images', {}))})")
     ov = Overlay()
     ov.notes.append(f"layer files from the recipe run {run_json} ({summary.get('machine')}), image {image}")
     stubs: list[str] = []

@@ -219,3 +219,57 @@ def test_check_recipes_refuses_bad_input_in_one_line(cli, argv: list[str], says:
     r = cli(*argv)
     assert r.returncode == 2, r.stderr
     assert says in r.stderr and "Traceback" not in r.stderr
+
+
+def test_standin_overlay_from_recipe_output(tmp_path: Path) -> None:
+    """qemu-test --standin --from-recipes: the split packages as they are, stubs and a v3 config left out."""
+    import json
+    import os
+
+    from generator.qemu import standin
+
+    root = tmp_path / "packages-split"
+    cfg = root / "k8s-node-config"
+    (cfg / "etc/containerd").mkdir(parents=True)
+    (cfg / "etc/containerd/config.toml").write_text("version = 3\n")
+    (cfg / "etc/systemd/system").mkdir(parents=True)
+    os.symlink("/dev/null", cfg / "etc/systemd/system/swap.target")
+    (cfg / "usr/lib/systemd/system-preset").mkdir(parents=True)
+    (cfg / "usr/lib/systemd/system-preset/98-k8s-node-config.preset").write_text(
+        "enable rcar-k8s-hostname.service\n"
+    )
+    (cfg / "usr/lib/systemd/system").mkdir(parents=True)
+    (cfg / "usr/lib/systemd/system/rcar-k8s-hostname.service").write_text("[Service]\n")
+    kb = root / "kubelet"
+    (kb / "usr/bin").mkdir(parents=True)
+    (kb / "usr/bin/kubelet").write_text(
+        "#!/bin/sh\n# stand-in for upstream's kubelet (recipe run, not executed)\n"
+    )
+    (kb / "etc/kubernetes/manifests").mkdir(parents=True)
+    run = tmp_path / "recipes.json"
+    run.write_text(
+        json.dumps(
+            {
+                "machine": "qemuarm64",
+                "errors": [],
+                "images": {
+                    "rcar-k8s-node-image": {"rootfs": {"k8s-node-config": str(cfg), "kubelet": str(kb)}}
+                },
+            }
+        )
+    )
+    ov = standin.overlay_from_recipes(run, "rcar-k8s-node-image", {"containerd": "1.6.20~ds1-1+deb12u3"})
+    assert sorted(ov.files) == [
+        "/usr/lib/systemd/system-preset/98-k8s-node-config.preset",
+        "/usr/lib/systemd/system/rcar-k8s-hostname.service",
+    ]
+    assert ov.symlinks == {"/etc/systemd/system/swap.target": "/dev/null"}
+    assert ov.dirs == ["/etc/kubernetes/manifests"]
+    assert ov.enable == ["rcar-k8s-hostname.service"]
+    assert "/etc/hostname" in ov.remove
+    notes = " ".join(ov.notes)
+    assert "/usr/bin/kubelet (kubelet)" in notes and "config version 3" in notes
+    # a failed run is refused, not booted
+    run.write_text(json.dumps({"errors": ["etcd-tmpfs: installed-vs-shipped"], "images": {}}))
+    with pytest.raises(Exception, match="that recipe run failed"):
+        standin.overlay_from_recipes(run, "rcar-k8s-node-image", {})
