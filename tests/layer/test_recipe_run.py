@@ -304,3 +304,44 @@ def test_broken_copies_fail_naming_their_defect() -> None:
     assert has("rcar-broken-timer:", "broken.timer", "activates broken.service"), text
     assert has("/usr/libexec/rcar-k8s/k8s-join is shipped by", "k8s-join", "rcar-broken-dup"), text
     assert has("rcar-broken-empty:", "package rcar-broken-empty is empty"), text
+
+
+def test_standin_boots_what_the_recipes_install() -> None:
+    """Item 3: the qemuarm64 recipe output (the run above) laid over the stand-in, booted, checked."""
+    import json
+
+    run = ACCEPT / "kaswork" / "build-qemuarm64-k8s" / "rcar-k8s-recipes" / "qemuarm64" / "recipes.json"
+    cache = Path(os.environ.get("RCAR_K8S_STANDIN_CACHE", "/var/tmp/rcar-k8s-standin"))
+    if not run.exists() or json.loads(run.read_text()).get("errors"):
+        pytest.skip(
+            f"skipped: no clean recipe run at {run} (prepare with: the qemuarm64 test above, "
+            f"i.e. rcar-k8s check --recipes --board qemuarm64)"
+        )
+    if os.geteuid() != 0 or not any(cache.glob("*/base.ext4")):
+        pytest.skip(
+            f"skipped: needs root and the stand-in cache {cache} (prepare with: scripts/build-standin.sh)"
+        )
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "generator",
+            "qemu-test",
+            "--standin",
+            "--from-recipes",
+            str(run),
+            "--role",
+            "worker",
+            "--timeout",
+            "900",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=1500,
+    )
+    assert r.returncode == 0, (r.stdout + r.stderr)[-4000:]
+    assert "PASSED" in r.stdout
+    assert re.search(
+        r"\[ok  \] node_files_installed\s+all \d+ layer node files installed byte for byte", r.stdout
+    )
