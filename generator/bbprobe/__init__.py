@@ -3,3 +3,4 @@
 from pathlib import Path
 
 GRAPH_PROBE = Path(__file__).with_name("graph_probe.py")
+RECIPE_RUN = Path(__file__).with_name("recipe_run.py")

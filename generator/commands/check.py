@@ -1,6 +1,15 @@
-"""Fast pre-build check: does the stack parse, and does the image pull in the node stack?
+"""Pre-build checks with real BitBake: does the stack parse (--bitbake), do our recipes work (--recipes)?
 
   rcar-k8s check --bitbake [--board h3ulcb|qemuarm64] [--role worker|control-plane] [--k8s MINOR]
+  rcar-k8s check --recipes [--board ...] [--k8s MINOR] [--extra-recipe FILE.bb ...]
+
+--recipes: kas checkout, then (inside `kas shell`, BitBake's tinfoil) runs the real do_unpack,
+do_configure, do_compile and do_install of every meta-rcar-k8s recipe the worker and control-plane
+images install, splits each D into packages with poky's own packaging code, and fails on
+installed-vs-shipped, empty installed packages, SYSTEMD_SERVICE units outside their package, Exec*=
+paths nothing ships, timers whose service is not shipped and files two recipes install (see
+generator/bbprobe/recipe_run.py). Downloads are archives of upstream's name and layout made locally
+(the sha256 check of do_fetch is skipped, not satisfied); ownership is not pseudo's (build user).
 
 Runs, from the repository root, with the same kas file chain as `rcar-k8s build`:
   1. kas checkout            clone/update the pinned repos, write build/conf
@@ -27,8 +36,8 @@ from pathlib import Path
 
 from rich.console import Console
 
-from generator import kasrun, paths
-from generator.bbprobe import GRAPH_PROBE
+from generator import kasfiles, kasrun, paths
+from generator.bbprobe import GRAPH_PROBE, RECIPE_RUN
 from generator.commands.build import add_target_options, build_dir, kas_files
 from generator.errors import UserError
 from generator.host.probe import Host
@@ -40,14 +49,29 @@ HELP = "pre-build checks; --bitbake: kas checkout + bitbake -p + bitbake -g, nod
 def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--bitbake", action="store_true",
                         help="parse the stack with real BitBake and check the image's task graph")
+    parser.add_argument("--recipes", action="store_true",
+                        help="run this layer's recipes (unpack..install) with real BitBake and check "
+                             "their packaging like Yocto's QA, for the board's worker and control-plane "
+                             "images")
     add_target_options(parser)
     parser.add_argument("--kas", default="kas", help="kas executable (default: kas on PATH)")
+    parser.add_argument("--extra-recipe", metavar="FILE.bb", type=Path, action="append", default=[],
+                        help="--recipes: also run this recipe file, in place of the layer's recipe of the "
+                             "same PN (try a change, or a broken copy)")
+    parser.add_argument("--only-extra", action="store_true",
+                        help="--recipes: run only the --extra-recipe files, as if the images installed them")
+    parser.add_argument("--as-user", metavar="USER", default=None,
+                        help="when run as root (CI containers): run kas and BitBake as USER via runuser")
     parser.add_argument("--build-dir", type=Path, default=None, help=argparse.SUPPRESS)
     parser.set_defaults(func=run)
 
 
 def _step(err: Console, title: str, argv: list[str], root: Path, log: Path) -> kasrun.BuildState:
-    err.print(f"check: {title}  ({shlex.join(argv)}; log: {log})", markup=False, highlight=False,
+    shown = argv[argv.index("env") + 1:] if argv[:1] == ["runuser"] else argv
+    if shown is not argv:  # drop the env assignments (KAS_PREMIRRORS is long)
+        shown = [a for a in shown if "=" not in a.split(" ")[0] or a.startswith("-")]
+    who = f" as {argv[2]}" if argv[:1] == ["runuser"] else ""
+    err.print(f"check: {title}{who}  ({shlex.join(shown)}; log: {log})", markup=False, highlight=False,
               soft_wrap=True)
     try:
         rc, state = kasrun.follow(argv, cwd=root, log=log)
@@ -65,10 +89,26 @@ class _StepFailed(Exception):
 
 
 def run(args: argparse.Namespace) -> int:
-    if not args.bitbake:
-        raise UserError("nothing to check: add --bitbake (kas checkout + bitbake -p/-g of the image)")
-    if Host.from_env().uid == 0:
-        raise UserError("BitBake refuses to run as root: run `rcar-k8s check --bitbake` as a normal user")
+    if not (args.bitbake or args.recipes):
+        raise UserError("nothing to check: add --bitbake (kas checkout + bitbake -p/-g of the image) "
+                        "or --recipes (run the layer's recipes and check their packaging)")
+    if args.bitbake and args.recipes:
+        raise UserError("--bitbake and --recipes are separate runs: give one of them")
+    if (args.extra_recipe or args.only_extra) and not args.recipes:
+        raise UserError("--extra-recipe/--only-extra belong to --recipes")
+    if args.only_extra and not args.extra_recipe:
+        raise UserError("--only-extra needs at least one --extra-recipe FILE.bb")
+    for f in args.extra_recipe:
+        if not f.is_file() or f.suffix != ".bb":
+            raise UserError(f"--extra-recipe {f}: not a .bb file")
+    root_user = Host.from_env().uid == 0
+    if root_user and not args.as_user:
+        raise UserError("BitBake refuses to run as root: run `rcar-k8s check` as a normal user, "
+                        "or give --as-user USER")
+    if args.as_user and not root_user:
+        raise UserError("--as-user is for root only (it switches with runuser); drop it")
+    if args.recipes:
+        return _run_recipes(args)
     root = paths.repo_root()
     target, extra = kas_files(args)
     chain = [target.kas_file, *extra]
@@ -117,6 +157,85 @@ def run(args: argparse.Namespace) -> int:
     print(f"check --bitbake: OK: {target.image} ({target.board}) graph has {result['tasks']} tasks and "
           f"includes {found}")
     return 0
+
+
+def _as_user(user: str | None, argv: list[str]) -> list[str]:
+    """argv run as ``user`` with the kas/BitBake environment passed on explicitly (runuser resets it)."""
+    if not user:
+        return argv
+    keep = [f"{k}={v}" for k, v in os.environ.items()
+            if k.startswith(("KAS_", "BB_", "SSTATE_")) or k in PASS_ENV]
+    return ["runuser", "-u", user, "--", "env", *keep, *argv]
+
+
+# what kas and BitBake read from the environment (docs/building.md), passed on by --as-user
+PASS_ENV = ("DL_DIR", "HOME", "PATH", "LANG", "LC_ALL", "GITCONFIG_FILE", "RCAR_K8S_RUNTIME_CACHE",
+            "http_proxy", "https_proxy", "no_proxy")
+
+
+def _run_recipes(args: argparse.Namespace) -> int:
+    """kas checkout + the recipe runner inside kas shell, for both images of the board."""
+    import shutil
+
+    root = paths.repo_root()
+    target, extra = kas_files(args)
+    chain = ":".join([target.kas_file, *extra])
+    bdir = build_dir(args, root)
+    # runs with extra recipe files go elsewhere: rcar-k8s-recipes/ holds the layer's own result
+    # (qemu-test --standin --from-recipes boots it)
+    out = bdir / ("rcar-k8s-recipes-extra" if args.extra_recipe else "rcar-k8s-recipes")
+    out.mkdir(parents=True, exist_ok=True)
+    if args.as_user:
+        shutil.chown(out, args.as_user)
+    err = Console(stderr=True)
+    images = [kasfiles.IMAGES[r] for r in kasfiles.ROLES]
+    cmd = shlex.join([
+        "python3", str(RECIPE_RUN), "--out", str(out), "--layer", str(root / "meta-rcar-k8s"),
+        "--downloads", str(out / "downloads"),
+        *[a for f in args.extra_recipe for a in ("--extra", str(f.resolve()))],
+        *(["--only-extra"] if args.only_extra else []), *images,
+    ])
+    (out / "downloads").mkdir(exist_ok=True)
+    if args.as_user:
+        shutil.chown(out / "downloads", args.as_user)
+    try:
+        checkout = _as_user(args.as_user, kasrun.kas_command(args.kas, "checkout", target.kas_file, extra))
+        _step(err, "kas checkout", checkout, root, bdir / "rcar-k8s-recipes-checkout.log")
+        log = bdir / f"{out.name}.log"
+        argv = _as_user(args.as_user, kasrun.kas_command(args.kas, "shell", target.kas_file, extra,
+                                                         ["-c", "BB_NO_NETWORK=1 " + cmd]))
+        err.print(f"check: recipe run for {' and '.join(images)} ({target.board}; parse, then each "
+                  f"recipe's unpack..install and packaging; log: {log})",
+                  markup=False, highlight=False, soft_wrap=True)
+        rc, _state = kasrun.follow(argv, cwd=root, log=log,
+                                   on_line=lambda line, _s: _echo_recipe(err, line))
+    except _StepFailed as exc:
+        print(f"check --recipes: FAIL: {exc}")
+        return 1
+    except FileNotFoundError:
+        raise UserError(f"`{args.kas}` not found; install kas (pip install kas), see `rcar-k8s doctor`") \
+            from None
+    verdict = _recipes_verdict(log)
+    if verdict is None:
+        print(f"check --recipes: FAIL: the recipe runner printed no verdict (exit {rc}; log: {log})")
+        return 1
+    for line in log.read_text(errors="replace").splitlines():
+        if line.startswith("ERROR ") and not line.startswith("ERROR: "):
+            print(f"  {line[6:]}")
+    print(f"check --recipes: {verdict} ({chain}; log: {log})")
+    return 0 if verdict.startswith("RECIPES OK") and rc == 0 else 1
+
+
+def _echo_recipe(err: Console, line: str) -> None:
+    if line.startswith("RECIPE "):
+        err.print(f"  {line[7:]}", markup=False, highlight=False, soft_wrap=True)
+
+
+def _recipes_verdict(log: Path) -> str | None:
+    for line in reversed(log.read_text(errors="replace").splitlines()):
+        if line.startswith(("RECIPES OK", "RECIPES FAIL")):
+            return line
+    return None
 
 
 def _probe_result(log: Path) -> dict | None:

@@ -82,6 +82,13 @@ def register(parser: argparse.ArgumentParser) -> None:
         help="stand-in: install the row's containerd/runc/CNI/crictl test builds (rcar-k8s runtime-build) "
         "in place of Debian's; auto = when built, require = fail if not built (default: auto)",
     )
+    src.add_argument(
+        "--from-recipes",
+        type=Path,
+        metavar="RECIPES_JSON",
+        help="stand-in: lay over it what the recipes install, from a `rcar-k8s check --recipes` run "
+        "(<build dir>/rcar-k8s-recipes/qemuarm64/recipes.json) instead of the generator's node files",
+    )
     parser.add_argument("--role", choices=("worker", "control-plane"), default="worker")
     parser.add_argument(
         "--k8s", metavar="MINOR", help="matrix row the image was built for (default: matrix default)"
@@ -117,6 +124,12 @@ def run(args: argparse.Namespace) -> int:
         )
     if args.standin_drop and not args.standin:
         raise UserError("--standin-drop only applies to --standin")
+    if args.from_recipes and not args.standin:
+        raise UserError("--from-recipes only applies to --standin")
+    if args.from_recipes and args.standin_drop:
+        raise UserError(
+            "--standin-drop and --from-recipes do not combine: drop files from the recipe instead"
+        )
     if args.timeout <= 0:
         raise UserError("--timeout must be a positive number of seconds")
     from generator.layer import node_files as nf
@@ -128,8 +141,15 @@ def run(args: argparse.Namespace) -> int:
     if args.standin or args.standin_plain:
         err.print("[bold]qemu-test[/]: building/reusing the Debian arm64 stand-in (scripts/build-standin.sh)")
         st = standin.build(args.standin_cache)
-        rt, runtime_skip = _standin_runtime(row, st, args.standin_runtime) if args.standin else (None, "")
-        ov = standin.overlay_for(row, args.role, st.info, args.standin_drop, rt) if args.standin else None
+        if args.from_recipes:
+            from generator.kasfiles import IMAGES
+
+            # the recipe run's binaries are stubs: the stand-in keeps its own runtime (said in the notes)
+            rt, runtime_skip = None, "--from-recipes: recipe binaries are stubs; Debian's runtime runs"
+            ov = standin.overlay_from_recipes(args.from_recipes, IMAGES[args.role], st.info)
+        else:
+            rt, runtime_skip = _standin_runtime(row, st, args.standin_runtime) if args.standin else (None, "")
+            ov = standin.overlay_for(row, args.role, st.info, args.standin_drop, rt) if args.standin else None
         if not args.standin:
             runtime_skip = "plain stand-in: Debian's containerd 1.6 without the layer's files"
         work = Path(tempfile.mkdtemp(prefix="qemu-test.", dir=args.standin_cache))

@@ -57,6 +57,7 @@ class Overlay:
     notes: list[str] = field(default_factory=list)
     # bytes the stand-in needs that are not the layer's (test builds, test images): written, not checked
     payload: dict[str, bytes] = field(default_factory=dict)
+    symlinks: dict[str, str] = field(default_factory=dict)
 
 
 def build(cache: Path = DEFAULT_CACHE) -> Standin:
@@ -298,7 +299,7 @@ def prepare(st: Standin, ov: Overlay | None, out: Path) -> Path:
             cmds.append(f"rm {p}")
         for d in ov.dirs:
             mkdirs(d + "/x")
-            cmds += [f"sif {d} mode 040700"]
+            cmds += [f"sif {d} mode 04{ov.modes.get(d, 0o700):04o}"]
         for i, (path, data) in enumerate(sorted({**ov.payload, **ov.files}.items())):
             src = Path(tmp) / f"f{i}"
             src.write_bytes(data)
@@ -311,7 +312,7 @@ def prepare(st: Standin, ov: Overlay | None, out: Path) -> Path:
                 f"sif {path} uid 0",
                 f"sif {path} gid 0",
             ]
-        for path, target in sorted(links.items()):
+        for path, target in sorted({**ov.symlinks, **links}.items()):
             mkdirs(path)
             cmds += [f"rm {path}", f"symlink {path} {target}"]
         _debugfs(out, "\n".join(cmds) + "\n")
@@ -347,3 +348,66 @@ def cleanup(path: Path, st: Standin) -> None:
     if path != st.base and path.exists():
         path.unlink()
         shutil.rmtree(path.parent, ignore_errors=True) if not any(path.parent.iterdir()) else None
+
+
+# ---- boot what the recipes install (issue 14) ----------------------------------------------------
+# `rcar-k8s check --recipes` runs the layer's recipes under BitBake and splits each D into packages
+# with poky's code; <build dir>/rcar-k8s-recipes/<machine>/recipes.json maps every package an image
+# installs to its split directory. Those trees, not node_files, are what a real image gets.
+STUB_MARK = b"stand-in for upstream's"
+
+
+def overlay_from_recipes(run_json: Path, image: str, info: dict[str, object]) -> Overlay:
+    """The packages ``image`` installs from this layer, as the recipe run produced them.
+
+    Presets: poky's systemd.bbclass writes 98-<pkg>.preset into each package and the rootfs step
+    enables what the presets name (image.bbclass: systemctl --root preset-all); ``prepare`` does the
+    same with the host's systemctl. Left out, with a note: stubs standing in for upstream binaries
+    the recipe run had no real build of (the stand-in keeps its own), and a containerd config
+    version 3 the stand-in's containerd 1.x cannot read.
+    """
+    try:
+        summary = json.loads(run_json.read_text())
+    except (OSError, ValueError) as exc:
+        raise UserError(
+            f"{run_json}: not a recipe-run result ({exc}); run `rcar-k8s check --recipes` first"
+        ) from None
+    if summary.get("errors"):
+        raise UserError(f"{run_json}: that recipe run failed ({summary['errors'][0]}); fix it first")
+    if image not in summary.get("images", {}):
+        raise UserError(f"{run_json} has no image {image} (it has: {', '.join(summary.get('images', {}))})")
+    ov = Overlay()
+    ov.notes.append(f"layer files from the recipe run {run_json} ({summary.get('machine')}), image {image}")
+    stubs: list[str] = []
+    for pkg, root in sorted(summary["images"][image]["rootfs"].items()):
+        base = Path(root)
+        for p in sorted(base.rglob("*")):
+            path = "/" + str(p.relative_to(base))
+            if p.is_symlink():
+                ov.symlinks[path] = os.readlink(p)
+            elif p.is_dir():
+                if not any(p.iterdir()):
+                    ov.dirs.append(path)
+                    ov.modes[path] = p.stat().st_mode & 0o7777
+            else:
+                data = p.read_bytes()
+                if STUB_MARK in data[:200]:
+                    stubs.append(f"{path} ({pkg})")
+                    continue
+                ov.files[path] = data
+                ov.modes[path] = p.stat().st_mode & 0o7777
+    if stubs:
+        ov.notes.append(
+            "not laid over the stand-in (stubs of upstream binaries; it keeps its own): " + ", ".join(stubs)
+        )
+    cfg = ov.files.get("/etc/containerd/config.toml", b"")
+    if re.search(rb"^version\s*=\s*3", cfg, re.M) and str(info.get("containerd", "")).startswith("1."):
+        del ov.files["/etc/containerd/config.toml"]
+        ov.notes.append(
+            f"/etc/containerd/config.toml (config version 3) not installed: the stand-in's "
+            f"containerd {info.get('containerd')} reads version 2 only"
+        )
+    ov.enable = _preset_units(ov.files)
+    if f"{UNITDIR}/rcar-k8s-hostname.service" in ov.files:
+        ov.remove.append("/etc/hostname")
+    return ov

@@ -69,7 +69,10 @@ do_install() {
     install -m 0644 ${S}/README ${D}${docdir}/${PN}/
 }
 
-FILES:${PN} += "${ETCD_TMPFS_BACKUP_DIR}"
+# systemd.bbclass ships the SYSTEMD_SERVICE units (plus a .socket's .service and Also= units), never
+# a .timer's .service: etcd-snapshot.service, started only by etcd-snapshot.timer, needs the unit dir
+# here, or installed-vs-shipped (an ERROR_QA) stops the build.
+FILES:${PN} += "${ETCD_TMPFS_BACKUP_DIR} ${systemd_system_unitdir}"
 CONFFILES:${PN} = "${sysconfdir}/default/etcd-tmpfs"
 
 # etcdctl: live snapshot and member remove/add over TLS; etcdutl: snapshot status/restore

@@ -22,6 +22,11 @@ RCAR_K8S_NO_SOURCE_WHY ??= ""
 # upstream publishes these for linux/arm64 only
 COMPATIBLE_HOST = "aarch64.*-linux"
 
+# do_compile stages into ${B}/bin, so ${B} must not be ${S} (poky's default, base.bbclass
+# B = "${S}"): containerd's release archive unpacks to ${S}/bin, and staging it there would install
+# each file onto itself, which GNU install refuses ("are the same file"). go.bbclass uses the same B.
+B = "${WORKDIR}/build"
+
 inherit_defer ${@'go' if d.getVar('RCAR_K8S_BUILD') == 'source' else ''}
 
 # Prebuilt upstream Go binaries are installed byte-identical to the sha256-checked download:
