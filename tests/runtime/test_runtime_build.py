@@ -27,6 +27,21 @@ from tests.conftest import run_cli
 ROW = load_matrix().row("1.36")
 
 
+def _row_with_unconfirmed_containerd(minor: str = "1.35"):
+    """The row as the matrix would be with containerd's commit not yet confirmed (null), as it was for
+    v2.2.7 before issue 18's audit: the build must say UNCONFIRMED, not invent one."""
+    import copy
+
+    from generator.matrix.model import from_data
+
+    matrix = load_matrix()
+    data = copy.deepcopy(matrix.data)
+    for raw in data["rows"]:
+        if str(raw["k8s"]) == minor:
+            raw["components"]["containerd"]["git"]["commit"] = None
+    return from_data(data, matrix.path).row(minor)
+
+
 def _bare_repo(root: Path, mirror: str, tag: str, go_main: str = "package main\nfunc main() {}\n") -> str:
     """A bare repo at root/mirror/repo whose ``tag`` points at a fresh commit; returns that commit."""
     work = root / "work" / mirror
@@ -60,7 +75,7 @@ def test_a_tag_on_another_commit_is_refused(tmp_path: Path) -> None:
 
 
 def test_an_unconfirmed_commit_is_said_not_invented(tmp_path: Path) -> None:
-    row = load_matrix().row("1.35")  # containerd v2.2.7: commit null in the matrix
+    row = _row_with_unconfirmed_containerd()  # containerd v2.2.7 with its commit null
     assert row.comp("containerd")["git"]["commit"] is None
     got = _bare_repo(tmp_path, "containerd+containerd", "v2.2.7")
     p = rb.pin(row, "containerd", rb.mirror(rb.COMPONENTS["containerd"], tmp_path))
@@ -79,7 +94,7 @@ def test_missing_mirror_and_missing_tag_are_one_line_errors(tmp_path: Path) -> N
 
 def test_a_failed_build_keeps_the_previous_cache(tmp_path: Path) -> None:
     mirrors, cache = tmp_path / "m", tmp_path / "cache"
-    row = load_matrix().row("1.35")  # containerd v2.2.7, commit unconfirmed: any local commit passes the pin
+    row = _row_with_unconfirmed_containerd()  # commit unconfirmed: any local commit passes the pin
     _bare_repo(mirrors, "containerd+containerd", "v2.2.7", go_main="package main\nthis is not go\n")
     go = Path(os.environ.get("RCAR_K8S_GO", "/work/setup/govenv/bin/go"))
     if not go.is_file():
