@@ -26,6 +26,8 @@ SRC_URI = " \
     file://etcd-snapshot.service \
     file://etcd-snapshot.timer \
     file://etcd-snapshot-shutdown.service \
+    file://etcd-members-check.service \
+    file://etcd-members-check.timer \
     file://etcd-tmpfs.default \
     file://etcd-tmpfs-common.sh \
     file://etcd-restore \
@@ -37,11 +39,17 @@ S = "${WORKDIR}"
 
 inherit systemd allarch rcar_k8s_arm64
 
+# systemd.bbclass packages (FILES) and enables exactly these; it follows .socket -> .service but
+# not .timer -> .service, so each timer's service is listed too (systemctl enable skips a unit
+# without [Install] with a notice)
 SYSTEMD_SERVICE:${PN} = " \
     var-lib-etcd.mount \
     etcd-restore.service \
     etcd-snapshot.timer \
+    etcd-snapshot.service \
     etcd-snapshot-shutdown.service \
+    etcd-members-check.timer \
+    etcd-members-check.service \
 "
 
 do_install() {
@@ -49,7 +57,8 @@ do_install() {
         ${D}${docdir}/${PN}
     install -d -m 0700 ${D}${ETCD_TMPFS_BACKUP_DIR}
     for f in var-lib-etcd.mount etcd-restore.service etcd-snapshot.service etcd-snapshot.timer \
-             etcd-snapshot-shutdown.service etcd-tmpfs.default; do
+             etcd-snapshot-shutdown.service etcd-members-check.service etcd-members-check.timer \
+             etcd-tmpfs.default; do
         case $f in
             *.default) dest=${D}${sysconfdir}/default/etcd-tmpfs ;;
             *) dest=${D}${systemd_system_unitdir}/$f ;;
