@@ -3,7 +3,8 @@ SUMMARY = "etcd data on tmpfs with snapshot/restore to persistent storage (contr
 DESCRIPTION = "Mounts /var/lib/etcd as tmpfs (etcd's WAL fdatasync on eMMC is too slow for \
 kubeadm's timeouts), brings it back before kubelet starts (newest verified snapshot; on an HA \
 control plane a rejoin of the running members, or one designated restorer after a site-wide power \
-loss), saves a snapshot every ETCD_SNAPSHOT_INTERVAL and on clean shutdown, keeps the last \
+loss), saves a snapshot every ETCD_SNAPSHOT_INTERVAL, within a minute of an etcd membership \
+change and on clean shutdown, keeps the last \
 ETCD_SNAPSHOT_KEEP."
 HOMEPAGE = "https://github.com/rcar-k8s/meta-rcar-k8s"
 LICENSE = "MIT"
