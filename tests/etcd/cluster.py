@@ -253,24 +253,30 @@ def form_cluster(tools: EtcdTools, root: Path, pki: dict[str, Path], names: list
     """kubeadm init on the first, kubeadm join --control-plane on the others (member add, existing)."""
     members: list[Member] = []
     for name in names:
-        m = Member(tools, root / name, pki, name)
-        if not members:
-            m.write_manifest(f"{name}={m.peer_url}", existing=False)
-        else:
-            # kubeadm retries too: a member counts as started only once it published its name
-            for _ in range(50):
-                res = members[0].ctl("member", "add", name, f"--peer-urls={m.peer_url}", check=False)
-                if res.returncode == 0:
-                    break
-                time.sleep(0.3)
-            assert res.returncode == 0, res.stderr
-            out = res.stdout
-            cluster = re.search(r'^ETCD_INITIAL_CLUSTER="(.*)"$', out, re.M)
-            assert cluster, out
-            m.write_manifest(cluster.group(1), existing=True)
-        m.start()
-        members.append(m)
+        members.append(join(tools, root, pki, name, members))
     return members
+
+
+def join(tools: EtcdTools, root: Path, pki: dict[str, Path], name: str, members: list[Member]) -> Member:
+    """One more control plane: alone (kubeadm init) when ``members`` is empty, else added through the
+    first member and started with --initial-cluster-state=existing (kubeadm join); started."""
+    m = Member(tools, root / name, pki, name)
+    if not members:
+        m.write_manifest(f"{name}={m.peer_url}", existing=False)
+    else:
+        # kubeadm retries too: a member counts as started only once it published its name
+        for _ in range(50):
+            res = members[0].ctl("member", "add", name, f"--peer-urls={m.peer_url}", check=False)
+            if res.returncode == 0:
+                break
+            time.sleep(0.3)
+        assert res.returncode == 0, res.stderr
+        out = res.stdout
+        cluster = re.search(r'^ETCD_INITIAL_CLUSTER="(.*)"$', out, re.M)
+        assert cluster, out
+        m.write_manifest(cluster.group(1), existing=True)
+    m.start()
+    return m
 
 
 def boot_all(members: list[Member], **env: str) -> dict[str, subprocess.CompletedProcess[str]]:

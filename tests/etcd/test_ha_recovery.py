@@ -10,13 +10,16 @@ generations the suite has: Debian's 3.4 and upstream 3.5 (etcdutl). Each test pr
 from __future__ import annotations
 
 import os
+import re
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.etcd.cluster import Member, boot_all, form_cluster, unmount
+from tests.etcd.cluster import Member, boot_all, form_cluster, join, unmount
+from tests.etcd.etcdlab import SCRIPTS
 
 pytestmark = pytest.mark.slow
 
@@ -254,3 +257,110 @@ def test_peers_from_kubeadm_manifest_without_snapshot(etcd) -> None:
     assert "no peer of https://192.0.2.10:2379,https://192.0.2.12:2379 has quorum" in res.stderr
     assert "waiting for cp0 to restore" in res.stderr
     assert list(etcd.data.iterdir()) == []
+
+
+# -- the join window: a membership change reaches every node's newest snapshot within a minute ------
+
+# kubeadm init ran on cp-m, cp-n joined, both snapshotted (a stable two-member cluster, restorer
+# cp-m); then cp-a joins. cp-a sorts first: in its own snapshots it is the restorer, while the older
+# snapshots of cp-m and cp-n name cp-m until their next timer snapshot (up to one interval).
+WINDOW_NAMES = ["cp-m", "cp-n"]
+JOINER = "cp-a"
+
+
+@pytest.fixture
+def grown(etcd_tools, pki, tmp_path: Path) -> Iterator[list[Member]]:
+    if os.geteuid() != 0:
+        pytest.skip("skipped: real tmpfs mounts need root (CI runs as root: .ci/run)")
+    members: list[Member] = []
+    try:
+        members = form_cluster(etcd_tools, tmp_path, pki, WINDOW_NAMES)
+        snapshot_all(members)
+        members.append(join(etcd_tools, tmp_path, pki, JOINER, members))
+        yield members
+    finally:
+        for m in members:
+            m.kill()
+        for name in [*WINDOW_NAMES, JOINER]:
+            unmount(tmp_path / name / "var-lib-etcd")
+
+
+def members_check(m: Member) -> subprocess.CompletedProcess[str]:
+    """etcd-members-check.service's ExecStart, as the layer ships it, run on member m."""
+    unit = (SCRIPTS / "etcd-members-check.service").read_text()
+    cmd = re.search(r"^ExecStart=@ETCD_TMPFS_LIBEXECDIR@/(\S+)(.*)$", unit, re.M)
+    assert cmd, unit
+    return m.script(cmd.group(1), *cmd.group(2).split())
+
+
+def backup_state(m: Member) -> dict[str, tuple[int, int]]:
+    """Every entry of the backup dir (and the dir itself) with size and mtime: any write shows."""
+    entries = [m.backup, *sorted(m.backup.iterdir())]
+    return {p.name: (p.stat().st_size, p.stat().st_mtime_ns) for p in entries}
+
+
+def cluster_ids(members: list[Member]) -> dict[str, str]:
+    return {m.name: m.status()["header"]["cluster_id"] for m in members}
+
+
+def _boot_restorer_first(grown: list[Member]) -> dict[str, subprocess.CompletedProcess[str]]:
+    """cp-a comes back first (its restore and etcd are up), then cp-m and cp-n together: the order
+    in which a joiner's own snapshot, naming it the restorer, would make it restore alone."""
+    m, n, a = grown
+    results = boot_all([a])
+    a.wait_healthy(timeout=90)
+    results |= boot_all([m, n])
+    return results
+
+
+def test_membership_check_closes_the_join_window(grown: list[Member]) -> None:
+    m, n, a = grown
+    keys = put_keys(a, "joined", 30)
+    for node in grown:
+        assert any(JOINER in row for row in node.members() if row[1] == "started")
+    before = {node.name: len(node.snapshots()) for node in grown}
+    checks = {node.name: members_check(node) for node in grown}
+    for name, res in checks.items():
+        assert res.returncode == 0, f"{name}: {res.stderr}"
+    # cp-m and cp-n: their newest snapshot lists two members, etcd three -> a snapshot at once
+    for node in (m, n):
+        assert "membership changed" in checks[node.name].stderr
+        assert len(node.snapshots()) == before[node.name] + 1
+        info = (node.snapshots()[-1].parent / (node.snapshots()[-1].name + ".info")).read_text()
+        assert sorted(re.findall(r"^member=[^,]+, started, ([^,]+),", info, re.M)) == ["cp-a", "cp-m", "cp-n"]
+    assert "no snapshot yet" in checks["cp-a"].stderr  # the joiner's first snapshot
+    # nothing changed since: the check writes nothing at all (no snapshot, no lock, no mtime)
+    state = {node.name: backup_state(node) for node in grown}
+    for node in grown:
+        res = members_check(node)
+        assert res.returncode == 0 and res.stderr == "", res.stderr
+        assert backup_state(node) == state[node.name]
+    # power cut well inside what was the window (the interval timer has not ticked again)
+    _power_cut(grown)
+    t0 = time.monotonic()
+    results = _boot_restorer_first(grown)
+    assert all(r.returncode == 0 for r in results.values()), {k: r.stderr for k, r in results.items()}
+    wait_all_healthy(grown)
+    recovery("join-window-after-check", a, time.monotonic() - t0)
+    restorers = [k for k, r in results.items() if "restoring" in r.stderr]
+    assert restorers == ["cp-a"], {k: r.stderr for k, r in results.items()}
+    assert len(set(cluster_ids(grown).values())) == 1, cluster_ids(grown)
+    assert_one_cluster_of(grown, [*WINDOW_NAMES, JOINER])
+    for node in grown:
+        assert wait_local(node, "/registry/joined/", keys) == keys
+
+
+def test_without_the_check_the_join_window_forks(grown: list[Member]) -> None:
+    """Control: the same power cut with only the joiner's own timer snapshot taken after the join
+    (no membership check) makes two clusters. This proves the scenario above exercises the gap."""
+    m, n, a = grown
+    put_keys(a, "joined", 5)
+    snapshot_all([a])  # the joiner's timer ticked; cp-m's and cp-n's have not yet
+    _power_cut(grown)
+    results = _boot_restorer_first(grown)
+    assert all(r.returncode == 0 for r in results.values()), {k: r.stderr for k, r in results.items()}
+    wait_all_healthy(grown)
+    restorers = sorted(k for k, r in results.items() if "restoring a new cluster here" in r.stderr)
+    assert restorers == ["cp-a", "cp-m"]
+    ids = cluster_ids(grown)
+    assert ids["cp-a"] != ids["cp-m"] and ids["cp-n"] == ids["cp-m"], ids

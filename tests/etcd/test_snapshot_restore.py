@@ -327,3 +327,38 @@ def test_full_backup_disk_drops_older_snapshots_to_make_room(etcd: Etcd, small_d
     assert res.returncode == 0, res.stderr
     etcd.start()
     assert etcd.get("/b/59") == "x" * 1024
+
+
+def _backup_state(etcd: Etcd) -> list[tuple[str, int, int]]:
+    """Names, sizes and mtimes in the backup dir (and of the dir): any write shows."""
+    return [(p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in [etcd.backup, *etcd.backup.iterdir()]]
+
+
+def test_members_check_single_member(etcd: Etcd) -> None:
+    """--if-members-changed on one control plane: the first run (no snapshot yet) takes one; then,
+    membership unchanged, nothing in the backup dir is written; etcd down: nothing, exit 0."""
+    etcd.start()
+    etcd.put("/registry/a", "1")
+    first = etcd.run_script("etcd-snapshot", "--if-members-changed")
+    assert first.returncode == 0, first.stderr
+    assert "membership changed (no snapshot yet)" in first.stderr
+    assert len(etcd.snapshots()) == 1
+    state = _backup_state(etcd)
+    again = etcd.run_script("etcd-snapshot", "--if-members-changed")
+    assert again.returncode == 0 and again.stderr == "", again.stderr
+    etcd.stop()
+    down = etcd.run_script("etcd-snapshot", "--if-members-changed", ETCD_TMPFS_PROBE_TIMEOUT="2s")
+    assert down.returncode == 0 and down.stderr == "", down.stderr
+    assert [
+        (p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in [etcd.backup, *etcd.backup.iterdir()]
+    ] == state
+
+
+def test_snapshot_rejects_unknown_option(etcd: Etcd) -> None:
+    res = etcd.run_script("etcd-snapshot", "--if-member-changed")
+    assert res.returncode == 1
+    assert res.stderr.strip().splitlines() == [
+        "etcd-snapshot: error: unknown option '--if-member-changed' "
+        "(usage: etcd-snapshot [--shutdown | --if-members-changed])"
+    ]
+    assert etcd.snapshots() == []

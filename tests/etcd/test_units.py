@@ -27,12 +27,18 @@ UNITS = [
     "etcd-snapshot.service",
     "etcd-snapshot.timer",
     "etcd-snapshot-shutdown.service",
+    "etcd-members-check.service",
+    "etcd-members-check.timer",
 ]
+# SYSTEMD_SERVICE: what systemd.bbclass packages and enables
 ENABLED = [
     "var-lib-etcd.mount",
     "etcd-restore.service",
     "etcd-snapshot.timer",
+    "etcd-snapshot.service",
     "etcd-snapshot-shutdown.service",
+    "etcd-members-check.timer",
+    "etcd-members-check.service",
 ]
 UNITDIR = "usr/lib/systemd/system"
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -157,7 +163,34 @@ def test_enable_hooks_into_kubelet(tmp_path: Path) -> None:
     assert (etc / "kubelet.service.requires/var-lib-etcd.mount").is_symlink()
     assert (etc / "local-fs.target.wants/var-lib-etcd.mount").is_symlink()
     assert (etc / "timers.target.wants/etcd-snapshot.timer").is_symlink()
+    assert (etc / "timers.target.wants/etcd-members-check.timer").is_symlink()
     assert (etc / "multi-user.target.wants/etcd-snapshot-shutdown.service").is_symlink()
+
+
+def systemd_bbclass_files(services: list[str]) -> set[str]:
+    """The unit files systemd.bbclass adds to FILES for SYSTEMD_SERVICE (poky scarthgap
+    meta/classes-recipe/systemd.bbclass, systemd_add_files_and_parse: each entry, *.service ->
+    *@.service, *.socket -> *.service and *@.service; a .timer pulls in nothing)."""
+    files = set(services)
+    for s in services:
+        if s.endswith(".service"):
+            files.add(s.replace(".service", "@.service"))
+        if s.endswith(".socket"):
+            files |= {s.replace(".socket", ".service"), s.replace(".socket", "@.service")}
+    return files
+
+
+def test_every_installed_unit_is_packaged(tmp_path: Path) -> None:
+    """bitbake.conf's FILES:${PN} does not cover ${systemd_system_unitdir}: a unit that do_install
+    puts there but SYSTEMD_SERVICE does not name is "installed but not shipped" (a QA error)."""
+    install(RECIPE / "etcd-tmpfs_1.0.bb", tmp_path, "etcd-tmpfs")
+    installed = {p.name for p in (tmp_path / UNITDIR).iterdir()}
+    bb = (RECIPE / "etcd-tmpfs_1.0.bb").read_text()
+    services = bb.split("SYSTEMD_SERVICE:${PN}")[1].split('"')[1].split()
+    assert installed == set(UNITS)
+    assert installed - systemd_bbclass_files(services) == set()
+    # the rule itself: a timer alone would leave its service out
+    assert "etcd-members-check.service" not in systemd_bbclass_files(["etcd-members-check.timer"])
 
 
 def ordered_before(root: Path, first: str, then: str) -> bool:
@@ -182,6 +215,7 @@ def ordered_before(root: Path, first: str, then: str) -> bool:
         ("etcd-restore.service", "kubelet.service"),
         ("var-lib-etcd.mount", "kubelet.service"),
         ("etcd-restore.service", "etcd-snapshot.service"),
+        ("etcd-restore.service", "etcd-members-check.service"),
         # stop order is the reverse: the final snapshot stops (runs ExecStop) before these stop
         ("kubelet.service", "etcd-snapshot-shutdown.service"),
         ("containerd.service", "etcd-snapshot-shutdown.service"),

@@ -3,7 +3,8 @@ SUMMARY = "etcd data on tmpfs with snapshot/restore to persistent storage (contr
 DESCRIPTION = "Mounts /var/lib/etcd as tmpfs (etcd's WAL fdatasync on eMMC is too slow for \
 kubeadm's timeouts), brings it back before kubelet starts (newest verified snapshot; on an HA \
 control plane a rejoin of the running members, or one designated restorer after a site-wide power \
-loss), saves a snapshot every ETCD_SNAPSHOT_INTERVAL and on clean shutdown, keeps the last \
+loss), saves a snapshot every ETCD_SNAPSHOT_INTERVAL, within a minute of an etcd membership \
+change and on clean shutdown, keeps the last \
 ETCD_SNAPSHOT_KEEP."
 HOMEPAGE = "https://github.com/rcar-k8s/meta-rcar-k8s"
 LICENSE = "MIT"
@@ -26,6 +27,8 @@ SRC_URI = " \
     file://etcd-snapshot.service \
     file://etcd-snapshot.timer \
     file://etcd-snapshot-shutdown.service \
+    file://etcd-members-check.service \
+    file://etcd-members-check.timer \
     file://etcd-tmpfs.default \
     file://etcd-tmpfs-common.sh \
     file://etcd-restore \
@@ -37,11 +40,17 @@ S = "${WORKDIR}"
 
 inherit systemd allarch rcar_k8s_arm64
 
+# systemd.bbclass packages (FILES) and enables exactly these; it follows .socket -> .service but
+# not .timer -> .service, so each timer's service is listed too (systemctl enable skips a unit
+# without [Install] with a notice)
 SYSTEMD_SERVICE:${PN} = " \
     var-lib-etcd.mount \
     etcd-restore.service \
     etcd-snapshot.timer \
+    etcd-snapshot.service \
     etcd-snapshot-shutdown.service \
+    etcd-members-check.timer \
+    etcd-members-check.service \
 "
 
 do_install() {
@@ -49,7 +58,8 @@ do_install() {
         ${D}${docdir}/${PN}
     install -d -m 0700 ${D}${ETCD_TMPFS_BACKUP_DIR}
     for f in var-lib-etcd.mount etcd-restore.service etcd-snapshot.service etcd-snapshot.timer \
-             etcd-snapshot-shutdown.service etcd-tmpfs.default; do
+             etcd-snapshot-shutdown.service etcd-members-check.service etcd-members-check.timer \
+             etcd-tmpfs.default; do
         case $f in
             *.default) dest=${D}${sysconfdir}/default/etcd-tmpfs ;;
             *) dest=${D}${systemd_system_unitdir}/$f ;;
