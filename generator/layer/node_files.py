@@ -14,9 +14,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from generator.kasfiles import ROLES
 from generator.matrix.model import Row
 
-ROLES = ("worker", "control-plane")
 CONTAINERD_SOCK = "unix:///run/containerd/containerd.sock"
 CNI_BIN_DIR = "/opt/cni/bin"  # containerd's and kubelet's built-in default; cni-plugins-bin installs here
 CNI_CONF_DIR = "/etc/cni/net.d"
