@@ -49,11 +49,7 @@ def register(parser: argparse.ArgumentParser) -> None:
 def _step(err: Console, title: str, argv: list[str], root: Path, log: Path) -> kasrun.BuildState:
     err.print(f"check: {title}  ({shlex.join(argv)}; log: {log})", markup=False, highlight=False,
               soft_wrap=True)
-    try:
-        rc, state = kasrun.follow(argv, cwd=root, log=log)
-    except FileNotFoundError:
-        raise UserError(f"`{argv[0]}` not found; install kas (pip install kas), see `rcar-k8s doctor`") \
-            from None
+    rc, state = kasrun.follow(argv, cwd=root, log=log)
     if rc != 0:
         why = state.telling_error or f"exit status {rc}"
         raise _StepFailed(f"{title}: {why} (log: {log})")
