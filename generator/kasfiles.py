@@ -21,6 +21,7 @@ KAS_HEADER_VERSION = 14
 KAS_MIN_VERSION = "3.3"
 
 BOARDS = ("h3ulcb", "qemuarm64")  # each is the BitBake MACHINE it builds for
+# The node roles: the one list the kas files, the image catalog and the node files ask.
 ROLES = ("worker", "control-plane")
 IMAGES = {"worker": "rcar-k8s-node-image", "control-plane": "rcar-k8s-control-plane-image"}
 _BOARD_PREFIX = {"h3ulcb": "rcar-h3-k8s", "qemuarm64": "qemuarm64-k8s"}
@@ -88,9 +89,14 @@ def targets() -> list[Target]:
 def target(board: str, role: str) -> Target:
     if board not in BOARDS:
         raise UserError(f"unknown board '{board}'; use one of: {', '.join(BOARDS)}")
+    return Target(board, check_role(role))
+
+
+def check_role(role: str) -> str:
+    """``role`` if it is one of ``ROLES``, else the one-line error naming them."""
     if role not in ROLES:
         raise UserError(f"unknown role '{role}'; use one of: {', '.join(ROLES)}")
-    return Target(board, role)
+    return role
 
 
 def minor_include(minor: str) -> str:

@@ -24,6 +24,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from generator import program
+
 RUNNING = re.compile(r"^NOTE: Running (setscene task|task|noexec task) (\d+) of (\d+) \((.+)\)\s*$")
 LOGFILE = re.compile(r"^ERROR: Logfile of failure stored in: (\S+)")
 TASK_FAILED = re.compile(r"^ERROR: Task \((.+)\) failed with exit code '([^']*)'")
@@ -120,6 +122,9 @@ class BuildState:
         self.failures.append(Failure(task, log, code))
 
 
+KAS_FIX = "install kas (pip install kas), see `rcar-k8s doctor`"
+
+
 def kas_command(kas: str, command: str, kas_file: str, extra_files: Iterable[str] = (),
                 args: Iterable[str] = ()) -> list[str]:
     """``kas <command> <file>[:<include>...] [args]`` (kas joins files with ':')."""
@@ -127,14 +132,16 @@ def kas_command(kas: str, command: str, kas_file: str, extra_files: Iterable[str
 
 
 def follow(argv: list[str], *, cwd: Path, env: Mapping[str, str] | None = None, log: Path | None = None,
-           on_line: Callable[[str, BuildState], None] | None = None) -> tuple[int, BuildState]:
-    """Run ``argv``, feed every output line (stdout+stderr) to a BuildState, tee it to ``log``."""
+           on_line: Callable[[str, BuildState], None] | None = None,
+           fix: str = KAS_FIX) -> tuple[int, BuildState]:
+    """Run ``argv``, feed every output line (stdout+stderr) to a BuildState, tee it to ``log``.
+
+    A program that cannot be started is a UserError ending with ``fix``; its exit code is returned."""
     state = BuildState()
     logf = log.open("w", encoding="utf-8") if log else None
     try:
-        proc = subprocess.Popen(argv, cwd=cwd, env=dict(env if env is not None else os.environ),
-                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                                errors="replace", bufsize=1)
+        proc = program.start(argv, fix=fix, cwd=cwd, env=dict(env if env is not None else os.environ),
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, errors="replace", bufsize=1)
         assert proc.stdout is not None
         for line in proc.stdout:
             if logf:

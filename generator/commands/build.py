@@ -123,11 +123,7 @@ def _run_with_progress(argv: list[str], root: Path, log: Path, err: Console) -> 
             if kasrun.ERROR_LINE.match(line):
                 progress.console.print(line, markup=False, highlight=False, soft_wrap=True)
 
-        try:
-            return kasrun.follow(argv, cwd=root, log=log, on_line=on_line)
-        except FileNotFoundError:
-            raise UserError(f"`{argv[0]}` not found; install kas (pip install kas), see `rcar-k8s doctor`") \
-                from None
+        return kasrun.follow(argv, cwd=root, log=log, on_line=on_line)
 
 
 def _report_failure(rc: int, state: kasrun.BuildState, log: Path) -> None:

@@ -73,11 +73,7 @@ def _step(err: Console, title: str, argv: list[str], root: Path, log: Path) -> k
     who = f" as {argv[2]}" if argv[:1] == ["runuser"] else ""
     err.print(f"check: {title}{who}  ({shlex.join(shown)}; log: {log})", markup=False, highlight=False,
               soft_wrap=True)
-    try:
-        rc, state = kasrun.follow(argv, cwd=root, log=log)
-    except FileNotFoundError:
-        raise UserError(f"`{argv[0]}` not found; install kas (pip install kas), see `rcar-k8s doctor`") \
-            from None
+    rc, state = kasrun.follow(argv, cwd=root, log=log)
     if rc != 0:
         why = state.telling_error or f"exit status {rc}"
         raise _StepFailed(f"{title}: {why} (log: {log})")

@@ -14,7 +14,8 @@ from __future__ import annotations
 import argparse
 import json
 
-from generator.images.catalog import CNIS, ROLES, node_images, unconfirmed
+from generator.images.catalog import CNIS, node_images, unconfirmed
+from generator.kasfiles import ROLES
 from generator.matrix.model import load_matrix
 
 NAME = "images"

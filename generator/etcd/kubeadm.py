@@ -6,16 +6,15 @@ timeouts live in ``InitConfiguration.timeouts``); v1beta3 before (``extraArgs`` 
 
 from __future__ import annotations
 
-from packaging.version import Version
-
 from generator.etcd import tuning
 from generator.matrix.model import Row
+from generator.version import parse
 
-V1BETA4_FROM = Version("1.31")
+V1BETA4_FROM = parse("1.31")
 
 
 def api_version(row: Row) -> str:
-    return "kubeadm.k8s.io/v1beta4" if Version(row.minor) >= V1BETA4_FROM else "kubeadm.k8s.io/v1beta3"
+    return "kubeadm.k8s.io/v1beta4" if parse(row.minor) >= V1BETA4_FROM else "kubeadm.k8s.io/v1beta3"
 
 
 def uses_arg_list(row: Row) -> bool:

@@ -15,6 +15,7 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
 
+from generator import program
 from generator.errors import UserError
 from generator.flash.imagefile import COMPRESSED
 
@@ -64,22 +65,23 @@ def _last_error(text: str) -> str:
     return errors[-1] if errors else (next((line for line in reversed(lines) if line), "no output"))
 
 
+def _why(res: subprocess.CompletedProcess[str]) -> str:
+    return _last_error(res.stderr + res.stdout)
+
+
 def copy(image: Path, bmap: Bmap, dest: str) -> None:
     """``bmaptool copy`` (verifies each range's checksum as it reads the image)."""
-    res = subprocess.run([bmaptool(), "copy", "--bmap", str(bmap.path), str(image), dest],
-                         capture_output=True, text=True)
-    if res.returncode != 0:
-        raise UserError(f"bmaptool copy to {dest} failed: {_last_error(res.stderr + res.stdout)}")
+    program.run([bmaptool(), "copy", "--bmap", str(bmap.path), str(image), dest],
+                what=f"bmaptool copy to {dest} failed", why=_why,
+                fix="check that the card is inserted and writable, then flash again")
 
 
 def preverify(image: Path, bmap: Bmap) -> None:
     """A full bmaptool pass into /dev/null: a truncated image or a bmap of another build fails here,
     before the target is touched."""
-    res = subprocess.run([bmaptool(), "copy", "--bmap", str(bmap.path), str(image), "/dev/null"],
-                         capture_output=True, text=True)
-    if res.returncode != 0:
-        why = _last_error(res.stderr + res.stdout)
-        raise UserError(f"image {image.name} does not match {bmap.path.name} ({why}); nothing written")
+    program.run([bmaptool(), "copy", "--bmap", str(bmap.path), str(image), "/dev/null"],
+                what=f"image {image.name} does not match {bmap.path.name}", why=_why,
+                fix="nothing written; build the image again or pass its own block map with --bmap")
 
 
 def read_back(dest: str, bmap: Bmap) -> None:

@@ -9,11 +9,11 @@ from __future__ import annotations
 import json
 import os
 import stat
-import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from generator import program
 from generator.errors import UserError
 
 LSBLK_COLUMNS = "NAME,PATH,TYPE,RM,HOTPLUG,SIZE,MODEL,VENDOR,TRAN,MOUNTPOINTS"
@@ -65,13 +65,9 @@ def _flag(value: object) -> bool:
 
 
 def run_lsblk(device: str) -> str:
-    try:
-        res = subprocess.run(["lsblk", "--json", "--bytes", "--output", LSBLK_COLUMNS, device],
-                             capture_output=True, text=True)
-    except FileNotFoundError as exc:
-        raise UserError("lsblk is not installed (util-linux): cannot inspect the device") from exc
-    if res.returncode != 0:
-        raise UserError(f"lsblk cannot inspect {device}: {res.stderr.strip() or f'exit {res.returncode}'}")
+    res = program.run(["lsblk", "--json", "--bytes", "--output", LSBLK_COLUMNS, device],
+                      what=f"lsblk cannot inspect {device}",
+                      fix="check the device path (`lsblk` lists the disks); lsblk is in util-linux")
     return res.stdout
 
 

@@ -10,10 +10,10 @@ import bz2
 import gzip
 import lzma
 import shutil
-import subprocess
 from pathlib import Path
 from typing import BinaryIO
 
+from generator import program
 from generator.errors import UserError
 
 COMPRESSED = {".xz": lzma.open, ".gz": gzip.open, ".bz2": bz2.open}
@@ -38,7 +38,8 @@ def expanded_size(path: Path) -> int:
         xz = shutil.which("xz")
         if xz is None:
             raise UserError("xz is not installed (apt install xz-utils): needed to check .xz images")
-        res = subprocess.run([xz, "--robot", "--list", str(path)], capture_output=True, text=True)
+        res = program.run([xz, "--robot", "--list", str(path)], check=False,
+                          fix="reinstall xz (apt install xz-utils)")
         for line in res.stdout.splitlines():
             fields = line.split("\t")
             if res.returncode == 0 and fields[0] == "totals":

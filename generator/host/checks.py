@@ -21,10 +21,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from packaging.version import InvalidVersion, Version
-
 from generator import kasfiles
 from generator.host.probe import Host
+from generator.version import Version, parse
 
 GB = 1000**3
 MIN_DISK_GB = 100
@@ -144,10 +143,7 @@ def check_tools(host: Host) -> Check:
 
 def _version_in(text: str) -> Version | None:
     m = re.search(r"(\d+(?:\.\d+)*)", text)
-    try:
-        return Version(m.group(1)) if m else None
-    except InvalidVersion:
-        return None
+    return parse(m.group(1)) if m else None
 
 
 def check_tool_versions(host: Host) -> Check:
@@ -159,7 +155,7 @@ def check_tool_versions(host: Host) -> Check:
         found = _version_in((res.stdout + res.stderr) if res else "")
         if found is None:
             unknown.append(tool)
-        elif found < Version(minimum):
+        elif found < parse(minimum):
             old.append(f"{tool} {found} < {minimum}")
     if old:
         return Check("tool versions", "fail", "too old: " + ", ".join(old),
@@ -193,7 +189,7 @@ def kas_version(host: Host, exe: str = "kas") -> tuple[Version, int | None] | No
     m = KAS_VERSION_RE.search(res.stdout + res.stderr)
     if not m:
         return None
-    return Version(m.group(1)), (int(m.group(2)) if m.group(2) else None)
+    return parse(m.group(1)), (int(m.group(2)) if m.group(2) else None)
 
 
 def check_kas(host: Host, kas_container: bool) -> Check:
@@ -206,7 +202,7 @@ def check_kas(host: Host, kas_container: bool) -> Check:
     if found is None:
         return Check("kas", "fail", f"`{exe} --version` gave no version", fix)
     version, fmt = found
-    need = Version(kasfiles.KAS_MIN_VERSION)
+    need = parse(kasfiles.KAS_MIN_VERSION)
     if version < need or (fmt is not None and fmt < kasfiles.KAS_HEADER_VERSION):
         return Check("kas", "fail",
                      f"{exe} {version} is too old: our kas files use format {kasfiles.KAS_HEADER_VERSION} "

@@ -18,6 +18,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from generator import program
+from generator.errors import UserError
+
 
 @dataclass
 class Host:
@@ -45,9 +48,8 @@ class Host:
         if exe is None:
             return None
         try:
-            return subprocess.run([exe, *argv[1:]], env=dict(self.env), capture_output=True, text=True,
-                                  timeout=timeout, check=False)
-        except (OSError, subprocess.TimeoutExpired):
+            return program.run([exe, *argv[1:]], fix="", check=False, timeout=timeout, env=dict(self.env))
+        except UserError:  # a probe: a tool that cannot run or hangs is what the checks report
             return None
 
     def free_bytes(self) -> tuple[Path, int]:

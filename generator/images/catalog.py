@@ -12,10 +12,10 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from generator.errors import UserError
+from generator.kasfiles import check_role
 from generator.matrix.components import KUBE_IMAGES
 from generator.matrix.model import Matrix, Row
 
-ROLES = ("worker", "control-plane")
 CNIS = ("flannel", "none")
 
 _CONTROL_PLANE = tuple(n for n in KUBE_IMAGES if n != "kube-proxy")
@@ -70,8 +70,7 @@ def _component(row: Row, name: str) -> Image:
 
 def node_images(matrix: Matrix, row: Row, role: str, cni: str = "flannel", ha: bool = False) -> list[Image]:
     """Images for ``role`` on Kubernetes ``row.minor`` with ``cni``; ``ha`` adds kube-vip (control plane)."""
-    if role not in ROLES:
-        raise UserError(f"unknown role '{role}'; use one of: {', '.join(ROLES)}")
+    check_role(role)
     if cni not in CNIS:
         raise UserError(f"unknown CNI '{cni}'; images are pinned for: {', '.join(CNIS)}")
     k8s = row.comp("kubernetes")

@@ -14,9 +14,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from generator.kasfiles import ROLES
 from generator.matrix.model import Row
 
-ROLES = ("worker", "control-plane")
 CONTAINERD_SOCK = "unix:///run/containerd/containerd.sock"
 CNI_BIN_DIR = "/opt/cni/bin"  # containerd's and kubelet's built-in default; cni-plugins-bin installs here
 CNI_CONF_DIR = "/etc/cni/net.d"
@@ -104,6 +104,7 @@ DUAL_STACK_SYSCTL = """
 net.ipv6.conf.all.forwarding = 1
 """
 DUAL_STACK_SYSCTL_PATH = "/etc/sysctl.d/91-k8s-dual-stack.conf"
+CRICTL_PATH = "/etc/crictl.yaml"
 
 
 def is_dual_stack(pod_subnet: str) -> bool:
@@ -194,6 +195,7 @@ WantedBy=multi-user.target
 # TimeoutStartSec is the distro's RCAR_K8S_TIME_SYNC_WAIT (k8s-node-config's do_install).
 TIME_SYNCED_MARK = "/var/lib/rcar-k8s/time-synced-once"
 TIME_WAIT_DEFAULT = "180"
+TIME_WAIT_SYNC_PATH = f"{UNITDIR}/systemd-time-wait-sync.service.d/rcar-k8s.conf"
 TIME_WAIT_SYNC_DROPIN = f"""
 # meta-rcar-k8s: wait for NTP (at most TimeoutStartSec) until this board was synchronised once;
 # configure NTP in /etc/systemd/timesyncd.conf (k8s-node-config)
@@ -319,14 +321,14 @@ resize2fs "$dev"
 # file -> (owner recipe, mode)
 OWNERS: dict[str, tuple[str, int]] = {
     "/etc/containerd/config.toml": ("k8s-node-config", 0o644),
-    "/etc/crictl.yaml": ("k8s-node-config", 0o644),
+    CRICTL_PATH: ("k8s-node-config", 0o644),
     "/etc/modules-load.d/k8s.conf": ("k8s-node-config", 0o644),
     "/etc/sysctl.d/90-k8s.conf": ("k8s-node-config", 0o644),
     DUAL_STACK_SYSCTL_PATH: ("k8s-node-config", 0o644),
     f"{UNITDIR}/kubelet.service.d/20-rcar-k8s.conf": ("k8s-node-config", 0o644),
     "/usr/lib/systemd/system-preset/80-rcar-k8s.preset": ("k8s-node-config", 0o644),
     f"{UNITDIR}/rcar-k8s-hostname.service": ("k8s-node-config", 0o644),
-    f"{UNITDIR}/systemd-time-wait-sync.service.d/rcar-k8s.conf": ("k8s-node-config", 0o644),
+    TIME_WAIT_SYNC_PATH: ("k8s-node-config", 0o644),
     f"{LIBEXEC}/first-boot-hostname": ("k8s-node-config", 0o755),
     "/usr/lib/systemd/journald.conf.d/50-rcar-k8s.conf": ("k8s-node-config", 0o644),
     f"{UNITDIR}/rcar-k8s-grow-data.service": ("k8s-node-config", 0o644),
@@ -337,18 +339,93 @@ OWNERS: dict[str, tuple[str, int]] = {
 }
 
 
+# The k8s-node-config recipe's sources: node path -> its name in the recipe's files (SRC_URI
+# file://), in the order the recipe fetches and installs them. The recipe template loops over
+# ``recipe_files(row)``, so every path, mode and name it writes comes from here.
+RECIPE = "k8s-node-config"
+RECIPE_SOURCES: dict[str, str] = {
+    "/etc/containerd/config.toml": "config.toml",
+    CRICTL_PATH: "crictl.yaml",
+    "/etc/modules-load.d/k8s.conf": "k8s-modules.conf",
+    "/etc/sysctl.d/90-k8s.conf": "90-k8s.conf",
+    DUAL_STACK_SYSCTL_PATH: "91-k8s-dual-stack.conf",
+    f"{UNITDIR}/kubelet.service.d/20-rcar-k8s.conf": "20-rcar-k8s.conf",
+    "/usr/lib/systemd/system-preset/80-rcar-k8s.preset": "80-rcar-k8s.preset",
+    f"{UNITDIR}/rcar-k8s-hostname.service": "rcar-k8s-hostname.service",
+    f"{LIBEXEC}/first-boot-hostname": "first-boot-hostname",
+    TIME_WAIT_SYNC_PATH: "time-wait-sync-rcar-k8s.conf",
+    "/usr/lib/systemd/journald.conf.d/50-rcar-k8s.conf": "journald-rcar-k8s.conf",
+    f"{UNITDIR}/rcar-k8s-grow-data.service": "rcar-k8s-grow-data.service",
+    f"{LIBEXEC}/grow-data": "grow-data",
+}
+# Kept when edited on the node across a package upgrade (CONFFILES): the site tunes these.
+CONFFILES = ("/etc/containerd/config.toml", CRICTL_PATH)
+
+# Node path prefix -> the BitBake variable a recipe writes it with (usrmerge, poky bitbake.conf);
+# the longest prefix first.
+_BITBAKE_DIRS = (
+    (UNITDIR, "${systemd_system_unitdir}"),
+    ("/usr/lib/systemd", "${systemd_unitdir}"),
+    ("/usr/libexec", "${libexecdir}"),
+    ("/etc", "${sysconfdir}"),
+)
+
+
+def bitbake_path(path: str) -> str:
+    """A node path as a recipe spells it: "/etc/crictl.yaml" -> "${sysconfdir}/crictl.yaml"."""
+    for prefix, var in _BITBAKE_DIRS:
+        if path == prefix or path.startswith(prefix + "/"):
+            return var + path[len(prefix) :]
+    raise ValueError(f"no BitBake directory variable for {path}")
+
+
+@dataclass(frozen=True)
+class RecipeFile:
+    src: str  # name in the recipe's files (SRC_URI file://)
+    path: str  # absolute path on the node
+    dest: str  # ``path`` in BitBake variables, as do_install writes it under ${D}
+    mode: str  # octal, as install -m takes it: "0644"
+
+
+def recipe_files(row: Row) -> list[RecipeFile]:
+    """Every file k8s-node-config ships (the dual-stack one included), in ``RECIPE_SOURCES`` order."""
+    owned = [f for f in files(row, dual_stack=True) if f.owner == RECIPE]
+    missing = {f.path for f in owned} ^ set(RECIPE_SOURCES)
+    if missing:
+        raise ValueError(f"{RECIPE} sources and OWNERS disagree on: {sorted(missing)}")
+    modes = {f.path: f.mode for f in owned}
+    return [RecipeFile(src, p, bitbake_path(p), f"{modes[p]:04o}") for p, src in RECIPE_SOURCES.items()]
+
+
+def packaged_dirs(row: Row) -> list[str]:
+    """What FILES:${PN} must add for the recipe: its directories under ${systemd_unitdir}, which
+    poky's default FILES:${PN} (meta/conf/bitbake.conf) does not package (${sysconfdir} and
+    ${libexecdir}/* it does)."""
+    out: list[str] = []
+    for f in recipe_files(row):
+        if f.dest.startswith("${systemd_system_unitdir}/"):
+            d = "${systemd_system_unitdir}"
+        elif f.dest.startswith("${systemd_unitdir}/"):
+            d = f.dest.rsplit("/", 1)[0]
+        else:
+            continue
+        if d not in out:
+            out.append(d)
+    return out
+
+
 def files(row: Row, role: str = "worker", dual_stack: bool = False) -> list[NodeFile]:
     if role not in ROLES:
         raise ValueError(f"role must be one of {ROLES}, not {role!r}")
     data = {
         "/etc/containerd/config.toml": containerd_config(row),
-        "/etc/crictl.yaml": _text(CRICTL_YAML),
+        CRICTL_PATH: _text(CRICTL_YAML),
         "/etc/modules-load.d/k8s.conf": _text(MODULES_LOAD),
         "/etc/sysctl.d/90-k8s.conf": _text(SYSCTL),
         f"{UNITDIR}/kubelet.service.d/20-rcar-k8s.conf": _text(KUBELET_NODE_DROPIN),
         "/usr/lib/systemd/system-preset/80-rcar-k8s.preset": _text(PRESET),
         f"{UNITDIR}/rcar-k8s-hostname.service": _text(HOSTNAME_SERVICE),
-        f"{UNITDIR}/systemd-time-wait-sync.service.d/rcar-k8s.conf": _text(TIME_WAIT_SYNC_DROPIN),
+        TIME_WAIT_SYNC_PATH: _text(TIME_WAIT_SYNC_DROPIN),
         f"{LIBEXEC}/first-boot-hostname": _text(HOSTNAME_SCRIPT),
         "/usr/lib/systemd/journald.conf.d/50-rcar-k8s.conf": _text(JOURNALD_DROPIN),
         f"{UNITDIR}/rcar-k8s-grow-data.service": _text(_grow_data_service()),

@@ -19,7 +19,6 @@ Repositories or tags the mirrors lack are counted as not compared, never as agre
 from __future__ import annotations
 
 import re
-import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,6 +26,7 @@ from typing import Any
 
 import yaml
 
+from generator import program
 from generator.errors import UserError
 from generator.matrix import facts
 from generator.matrix import versions as V
@@ -109,7 +109,8 @@ class Mirrors:
         gd = self.gitdir(name)
         if gd is None:
             return None
-        res = subprocess.run(["git", f"--git-dir={gd}", *args], capture_output=True, text=True)
+        # a non-zero exit is an answer here (no such tag or path in the mirror)
+        res = program.run(["git", f"--git-dir={gd}", *args], check=False, fix="install git (apt install git)")
         return res.stdout if res.returncode == 0 else None
 
     def commit(self, name: str, ref: str) -> str | None:

@@ -6,8 +6,12 @@ import json
 import re
 from pathlib import Path
 
-from generator import paths
+import pytest
+
+from generator import kasfiles, paths
+from generator.errors import UserError
 from generator.images.catalog import node_images, split_roles
+from generator.layer import node_files
 from generator.matrix import store
 from generator.matrix.model import from_data, load_matrix
 from generator.render.engine import _environment
@@ -131,3 +135,19 @@ def test_every_image_component_is_preloaded_somewhere() -> None:
         preloaded = {i.name for images in roles.values() for i in images}
         assert set(IMAGE_COMPONENTS) <= preloaded, row.minor
     assert schema.KUBE_IMAGES == ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "kube-proxy")
+
+
+def test_roles_have_one_owner() -> None:
+    """kasfiles owns the roles: the catalog refuses others with kasfiles' words, the node files and
+    both CLI commands offer exactly its list."""
+    m = load_matrix()
+    with pytest.raises(UserError) as exc:
+        node_images(m, m.default_row, "master")
+    assert str(exc.value) == "unknown role 'master'; use one of: worker, control-plane"
+    with pytest.raises(UserError) as exc2:
+        kasfiles.target("h3ulcb", "master")
+    assert str(exc2.value) == str(exc.value)
+    assert node_files.ROLES is kasfiles.ROLES
+    for cmd in (("images", "list"), ("build", "--dry-run")):
+        res = run_cli(*cmd, "--role", "master")
+        assert res.returncode == 2 and "(choose from 'worker', 'control-plane')" in res.stderr, res.stderr

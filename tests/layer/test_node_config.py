@@ -153,3 +153,40 @@ def test_recipe_installs_ipv6_forwarding_only_for_dual_stack(tmp_path, pod_subne
     if not dual:
         for f in (root / "etc/sysctl.d").iterdir():
             assert b"net.ipv6.conf.all.forwarding" not in f.read_bytes(), f
+
+
+@pytest.mark.parametrize("row", ROWS, ids=lambda r: r.minor)
+def test_recipe_fetches_and_installs_every_file_node_files_gives_it(row):
+    """The recipe is generated from node_files: each file it owns is fetched (its files/ copy holds
+    node_files' bytes) and written to its path in BitBake's usrmerge directory variables."""
+    recipe = (NODE_CONFIG / f"k8s-node-config_{row.minor}.bb").read_text()
+    src_uri = recipe.split('SRC_URI = "', 1)[1].split('"', 1)[0]
+    install = recipe.split("do_install() {", 1)[1].split("\n}\n", 1)[0]
+    unixy = {  # poky meta/conf/bitbake.conf with usrmerge, spelled out independently of node_files
+        "${systemd_system_unitdir}": "/usr/lib/systemd/system",
+        "${systemd_unitdir}": "/usr/lib/systemd",
+        "${libexecdir}": "/usr/libexec",
+        "${sysconfdir}": "/etc",
+    }
+    installed = set()
+    for word in install.split():
+        if word.startswith("${D}${"):
+            var, rest = word[len("${D}") :].split("}", 1)
+            if var + "}" in unixy:  # the rest: README in ${docdir}, swap.target masked
+                installed.add(unixy[var + "}"] + rest)
+    owned = {f.path: f for f in node_files.files(row, dual_stack=True) if f.owner == "k8s-node-config"}
+    assert set(owned) <= installed
+    for f in node_files.recipe_files(row):
+        assert f"file://{f.src} " in src_uri
+        where = NODE_CONFIG / ("files" if f.src != "config.toml" else f"k8s-node-config-{row.minor}")
+        assert (where / f.src).read_bytes() == owned[f.path].content, f.src
+        if f.path not in (node_files.CRICTL_PATH, node_files.TIME_WAIT_SYNC_PATH):  # sed-edited
+            assert f"install -D -m {owned[f.path].mode:04o} ${{WORKDIR}}/{f.src} ${{D}}{f.dest}" in install
+
+
+def test_recipe_sources_must_cover_every_owned_file(monkeypatch):
+    row = load_matrix().default_row
+    monkeypatch.setitem(node_files.OWNERS, "/etc/crictl.yaml", ("k8s-node-config", 0o644))
+    monkeypatch.delitem(node_files.RECIPE_SOURCES, "/etc/sysctl.d/90-k8s.conf")
+    with pytest.raises(ValueError, match="90-k8s.conf"):
+        node_files.recipe_files(row)

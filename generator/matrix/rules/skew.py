@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 from generator.matrix import facts
 from generator.matrix import versions as V
+from generator.matrix.components import KUBE_IMAGES
 from generator.matrix.model import Row
 from generator.matrix.rules.base import ERROR, Context, Hit, Rule
 
@@ -28,7 +29,7 @@ def kube_versions(row: Row) -> dict[str, str]:
         art = (k.get("artifacts") or {}).get(name) or {}
         out[name] = V.from_url(art.get("url", "")) or base
     images = k.get("images") or {}
-    for name in ("kube-apiserver", "kube-controller-manager", "kube-scheduler", "kube-proxy"):
+    for name in KUBE_IMAGES:
         ref = images.get(name) or ""
         ref = ref.get("image", "") if isinstance(ref, dict) else ref  # {image, digest, ...} or a plain ref
         out[name] = V.from_image(str(ref)) or base
