@@ -1,4 +1,5 @@
-"""One boot test: start QEMU, log in on the serial console, wait for the boot to settle, run the checks,
+"""One boot test: start QEMU, log in (SSH as admin with a key + sudo -n, generator/qemu/login.py; or
+root on the serial console for the Debian stand-in), wait for the boot to settle, run the checks,
 power off cleanly, and build the report (JSON-able dict + human summary)."""
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from pathlib import Path
 from generator import __version__
 from generator.matrix.model import Row
 from generator.qemu import checks as chk
+from generator.qemu import login
 from generator.qemu.console import MILESTONES, Console, GuestTimeout
 from generator.qemu.machine import BootSpec, command
 
@@ -30,6 +32,7 @@ class Options:
     label: str = "image"
     notes: list[str] = field(default_factory=list)
     console_log: Path | None = None
+    ssh_key: Path | None = None  # log in as admin over SSH with this key (login.py), not on the console
 
 
 def _wait_settled(con: Console, deadline: float) -> None:
@@ -66,6 +69,9 @@ def _guest_milestones(con: Console) -> dict[str, object]:
 
 def run(opts: Options) -> dict[str, object]:
     cmd = command(opts.spec, opts.extra_append)
+    port = login.free_port() if opts.ssh_key else None
+    if port:
+        cmd = login.with_hostfwd(cmd, port)
     t_start = time.time()
     con = Console(cmd, opts.console_log)
     deadline = time.monotonic() + opts.timeout
@@ -83,11 +89,16 @@ def run(opts: Options) -> dict[str, object]:
     results: list[chk.Check] = []
     error = None
     extra: dict[str, object] = {}
+    guest: Console | login.SshGuest = con
     try:
-        con.login(opts.user, opts.password, timeout=max(deadline - time.monotonic(), 1))
-        _wait_settled(con, deadline)
-        extra = _guest_milestones(con)
-        ctx = chk.Context(con, opts.row, opts.role, opts.expected_files, standin=opts.standin)
+        if opts.ssh_key and port:
+            guest = login.SshGuest(con, port, opts.ssh_key)
+            guest.wait(max(deadline - time.monotonic(), 1))
+        else:
+            con.login(opts.user, opts.password, timeout=max(deadline - time.monotonic(), 1))
+        _wait_settled(guest, deadline)  # type: ignore[arg-type]
+        extra = _guest_milestones(guest)  # type: ignore[arg-type]
+        ctx = chk.Context(guest, opts.row, opts.role, opts.expected_files, standin=opts.standin)
         results = chk.run_all(ctx)
         con.marks["checks_done"] = con.now()
     except (GuestTimeout, EOFError) as exc:
@@ -95,7 +106,8 @@ def run(opts: Options) -> dict[str, object]:
     clean = False
     if error is None or "QEMU exited" not in error:
         try:
-            clean = con.poweroff(timeout=120) if error is None else False
+            off = guest.poweroff if opts.ssh_key and error is None else con.poweroff
+            clean = off(timeout=120) if error is None else False
         except GuestTimeout:
             clean = False
     rc = con.close()

@@ -1,0 +1,95 @@
+"""OpenSSH's sshd and sudo on the Debian stand-in, so qemu-test logs in there as on the image.
+
+The image gets them from ``IMAGE_FEATURES += "ssh-server-openssh"`` (rcar-k8s-image.inc) and the
+rcar-k8s-access recipe's ``RDEPENDS = "sudo"``; the minbase stand-in has neither. Debian's arm64
+packages are fetched once into the stand-in's deb cache (as standin_disk does for sfdisk) and laid
+into the root with debugfs, with what their maintainer scripts would do: the ``sshd`` privilege
+separation user, ``/etc/ssh/sshd_config`` from the packaged default, a host key, ``ssh.service``
+enabled. The layer's own sudoers drop-in goes in as the recipe installs it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from generator import paths
+from generator.errors import UserError
+from generator.qemu import standin
+from generator.qemu.standin_disk import _deb, _merged_usr, _run
+
+DEBS = ("openssh-server", "sudo", "libwrap0")  # libwrap0: the one library of sshd minbase lacks
+SKIP = ("/usr/share/doc/", "/usr/share/man/", "/usr/share/locale/", "/usr/share/lintian/", "/etc/init.d/",
+        "/etc/sv/", "/etc/runit/", "/etc/ufw/", "/usr/share/runit/", "/usr/share/apport/")  # fmt: skip
+SUDOERS = "meta-rcar-k8s/recipes-core/rcar-k8s-access/files/sudoers"
+SSHD_UID = 120
+
+
+def add_sshd(st: standin.Standin, rootfs: Path, work: Path) -> list[str]:
+    """Install sshd + sudo into ``rootfs`` (an ext4 image); returns the paths written."""
+    cache = st.dir.parent / "debs"
+    cache.mkdir(exist_ok=True)
+    tree = work / "sshd-debs"
+    for name in DEBS:
+        _run("dpkg-deb", "-x", str(_deb(cache, name)), str(tree))
+    cmds: list[str] = []
+    made: set[str] = set()
+    added: list[str] = []
+
+    def mkdirs(path: str) -> None:
+        parts = path.strip("/").split("/")[:-1]
+        for i in range(1, len(parts) + 1):
+            d = "/" + "/".join(parts[:i])
+            if d not in made:
+                made.add(d)
+                cmds.append(f"mkdir {d}")
+
+    def put(src: Path, path: str, mode: int) -> None:
+        mkdirs(path)
+        cmds.extend([f"rm {path}", f"write {src} {path}", f"sif {path} mode 0{0o100000 | mode:o}",
+                     f"sif {path} uid 0", f"sif {path} gid 0"])  # fmt: skip
+        added.append(path)
+
+    for f in sorted(tree.rglob("*")):
+        rel = _merged_usr("/" + str(f.relative_to(tree)))
+        if f.is_dir() or rel.startswith(SKIP):
+            continue
+        if standin._read_from_image(rootfs, rel) is not None:
+            continue  # a library the stand-in has already
+        if f.is_symlink():
+            mkdirs(rel)
+            cmds.append(f"symlink {rel} {f.readlink()}")
+            added.append(rel)
+        else:
+            put(f, rel, f.stat().st_mode & 0o7777)  # keeps sudo's setuid bit
+    # postinst: sshd_config from the packaged default (ucf), a host key (ssh-keygen -A)
+    put(tree / "usr/share/openssh/sshd_config", "/etc/ssh/sshd_config", 0o644)
+    hostkey = work / "ssh_host_ed25519_key"
+    _run("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "root@qemuarm64", "-f", str(hostkey))
+    put(hostkey, "/etc/ssh/ssh_host_ed25519_key", 0o600)
+    put(Path(f"{hostkey}.pub"), "/etc/ssh/ssh_host_ed25519_key.pub", 0o644)
+    # postinst: the privilege separation user (sshd refuses to start without it)
+    for i, (path, line) in enumerate(
+        (
+            ("/etc/passwd", f"sshd:x:{SSHD_UID}:65534::/run/sshd:/usr/sbin/nologin\n"),
+            ("/etc/shadow", "sshd:*:20000:0:99999:7:::\n"),
+        )  # fmt: skip
+    ):
+        text = (standin._read_from_image(rootfs, path) or b"").decode() + line
+        (work / f"sshd-user-{i}").write_text(text)
+        put(work / f"sshd-user-{i}", path, 0o640 if path == "/etc/shadow" else 0o644)
+    # the layer's sudoers drop-in, as the rcar-k8s-access recipe installs it
+    put(paths.repo_root() / SUDOERS, "/etc/sudoers.d/50-rcar-k8s-admin", 0o440)
+    # deb-systemd-helper enable ssh.service: WantedBy=multi-user.target, Alias=sshd.service
+    unit = "/usr/lib/systemd/system/ssh.service"
+    cmds += [
+        "mkdir /etc/systemd/system/multi-user.target.wants",
+        "rm /etc/systemd/system/multi-user.target.wants/ssh.service",
+        f"symlink /etc/systemd/system/multi-user.target.wants/ssh.service {unit}",
+        "rm /etc/systemd/system/sshd.service",
+        f"symlink /etc/systemd/system/sshd.service {unit}",
+    ]
+    standin._debugfs(rootfs, "\n".join(cmds) + "\n")
+    for must in ("/usr/sbin/sshd", "/usr/bin/sudo", unit, "/etc/sudoers"):
+        if standin._read_from_image(rootfs, must) is None:
+            raise UserError(f"{must} did not land in {rootfs}")
+    return added
