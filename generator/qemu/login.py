@@ -164,7 +164,10 @@ class SshGuest:
         end = time.monotonic() + timeout
         last = ""
         while time.monotonic() < end:
-            rc, out, err = self.ssh("sudo -n id -u", 30)
+            try:
+                rc, out, err = self.ssh("sudo -n id -u", 20)
+            except GuestTimeout:  # sshd not up yet: slirp holds the connection open without a banner
+                rc, out, err = 255, "", "no SSH banner within 20 s"
             if rc == 0 and out.strip() == "0":
                 self.marks["shell"] = self.now()
                 return

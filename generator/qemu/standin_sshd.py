@@ -10,6 +10,9 @@ enabled. The layer's own sudoers drop-in goes in as the recipe installs it.
 
 from __future__ import annotations
 
+import os
+import re
+import subprocess
 from pathlib import Path
 
 from generator import paths
@@ -22,6 +25,29 @@ SKIP = ("/usr/share/doc/", "/usr/share/man/", "/usr/share/locale/", "/usr/share/
         "/etc/sv/", "/etc/runit/", "/etc/ufw/", "/usr/share/runit/", "/usr/share/apport/")  # fmt: skip
 SUDOERS = "meta-rcar-k8s/recipes-core/rcar-k8s-access/files/sudoers"
 SSHD_UID = 120
+# The image's network: poky's systemd-conf installs wired.network as 80-wired.network (DHCP on
+# every Ethernet link) and systemd's networkd is on (poky scarthgap meta/recipes-core/systemd/
+# systemd-conf_1.0.bb, systemd_255.*.bb PACKAGECONFIG "networkd"). Debian's systemd ships networkd
+# disabled and no .network file, so the stand-in gets poky's file (from the poky mirror at the
+# commit the kas lock pins, else its [Match]/[Network] lines) - without it the guest never answers
+# QEMU's user-net DHCP and a forwarded port leads nowhere.
+POKY_WIRED = "meta/recipes-core/systemd/systemd-conf/wired.network"
+WIRED_FALLBACK = "[Match]\nType=ether\nName=!veth*\n\n[Network]\nDHCP=yes\n"
+
+
+def wired_network() -> tuple[bytes, str]:
+    """poky's wired.network and where it came from."""
+    root = paths.repo_root()
+    lock = root / "kas/qemuarm64-k8s.lock.yml"
+    m = re.search(r"poky:\s*\n\s*commit:\s*([0-9a-f]{40})", lock.read_text()) if lock.is_file() else None
+    git_dir = Path(os.environ.get("MIRROR_ROOT", "/work/.mirror")) / "yoctoproject+poky/repo"
+    if m and git_dir.is_dir():
+        proc = subprocess.run(
+            ["git", f"--git-dir={git_dir}", "show", f"{m.group(1)}:{POKY_WIRED}"], capture_output=True
+        )
+        if proc.returncode == 0:
+            return proc.stdout, f"poky@{m.group(1)[:12]} {POKY_WIRED}"
+    return WIRED_FALLBACK.encode(), f"the [Match]/[Network] lines of poky's {POKY_WIRED} (no poky mirror)"
 
 
 def add_sshd(st: standin.Standin, rootfs: Path, work: Path) -> list[str]:
@@ -79,6 +105,9 @@ def add_sshd(st: standin.Standin, rootfs: Path, work: Path) -> list[str]:
         put(work / f"sshd-user-{i}", path, 0o640 if path == "/etc/shadow" else 0o644)
     # the layer's sudoers drop-in, as the rcar-k8s-access recipe installs it
     put(paths.repo_root() / SUDOERS, "/etc/sudoers.d/50-rcar-k8s-admin", 0o440)
+    wired, _ = wired_network()
+    (work / "80-wired.network").write_bytes(wired)
+    put(work / "80-wired.network", "/usr/lib/systemd/network/80-wired.network", 0o644)
     # deb-systemd-helper enable ssh.service: WantedBy=multi-user.target, Alias=sshd.service
     unit = "/usr/lib/systemd/system/ssh.service"
     cmds += [
@@ -87,6 +116,12 @@ def add_sshd(st: standin.Standin, rootfs: Path, work: Path) -> list[str]:
         f"symlink /etc/systemd/system/multi-user.target.wants/ssh.service {unit}",
         "rm /etc/systemd/system/sshd.service",
         f"symlink /etc/systemd/system/sshd.service {unit}",
+        # systemctl enable systemd-networkd: WantedBy=multi-user.target, Also=systemd-networkd.socket
+        "mkdir /etc/systemd/system/sockets.target.wants",
+        "symlink /etc/systemd/system/multi-user.target.wants/systemd-networkd.service "
+        "/usr/lib/systemd/system/systemd-networkd.service",
+        "symlink /etc/systemd/system/sockets.target.wants/systemd-networkd.socket "
+        "/usr/lib/systemd/system/systemd-networkd.socket",
     ]
     standin._debugfs(rootfs, "\n".join(cmds) + "\n")
     for must in ("/usr/sbin/sshd", "/usr/bin/sudo", unit, "/etc/sudoers"):
