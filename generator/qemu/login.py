@@ -154,10 +154,14 @@ class SshGuest:
             return p.returncode, out.read().decode(errors="replace"), err.read().decode(errors="replace")
 
     def run(self, shell_cmd: str, timeout: float = 60) -> tuple[int, str]:
-        rc, out, err = self.ssh("sudo -n sh -c " + shlex.quote(shell_cmd), timeout)
+        # the command's stderr joins its stdout (as on a console); sudo's own warnings (e.g. "unable
+        # to resolve host") stay on ssh's stderr, out of the output the checks parse
+        rc, out, err = self.ssh("sudo -n sh -c " + shlex.quote(f"{{ {shell_cmd}\n}} 2>&1"), timeout)
         if rc == 255 and not out:
             raise GuestTimeout(f"SSH to the guest ({err.strip()[-200:]}) for `{shell_cmd}`", timeout)
-        return rc, (out + err).strip()
+        if rc == 1 and not out and "sudo:" in err:  # sudo refused (a password needed): say so
+            return rc, err.strip()
+        return rc, out.strip()
 
     def wait(self, timeout: float) -> None:
         """Until admin gets in with the key and sudo works without a password."""

@@ -20,7 +20,9 @@ from generator.errors import UserError
 from generator.qemu import standin
 from generator.qemu.standin_disk import _deb, _merged_usr, _run
 
-DEBS = ("openssh-server", "sudo", "libwrap0")  # libwrap0: the one library of sshd minbase lacks
+# libwrap0 (+ its libnsl2): the libraries of sshd that minbase lacks
+DEBS = ("openssh-server", "sudo", "libwrap0", "libnsl2")
+LIBDIRS = ("/usr/lib/aarch64-linux-gnu/", "/usr/libexec/sudo/")
 SKIP = ("/usr/share/doc/", "/usr/share/man/", "/usr/share/locale/", "/usr/share/lintian/", "/etc/init.d/",
         "/etc/sv/", "/etc/runit/", "/etc/ufw/", "/usr/share/runit/", "/usr/share/apport/")  # fmt: skip
 SUDOERS = "meta-rcar-k8s/recipes-core/rcar-k8s-access/files/sudoers"
@@ -48,6 +50,12 @@ def wired_network() -> tuple[bytes, str]:
         if proc.returncode == 0:
             return proc.stdout, f"poky@{m.group(1)[:12]} {POKY_WIRED}"
     return WIRED_FALLBACK.encode(), f"the [Match]/[Network] lines of poky's {POKY_WIRED} (no poky mirror)"
+
+
+def _exists(image: Path, path: str) -> bool:
+    """A file or symlink at ``path`` (debugfs cat does not follow symlinks)."""
+    proc = subprocess.run(["debugfs", "-R", f"stat {path}", str(image)], capture_output=True, text=True)
+    return "Inode:" in proc.stdout
 
 
 def add_sshd(st: standin.Standin, rootfs: Path, work: Path) -> list[str]:
@@ -124,6 +132,15 @@ def add_sshd(st: standin.Standin, rootfs: Path, work: Path) -> list[str]:
         "/usr/lib/systemd/system/systemd-networkd.socket",
     ]
     standin._debugfs(rootfs, "\n".join(cmds) + "\n")
+    # every library an added program needs must be there: a missing one is sshd exiting 127 at boot
+    for f in sorted(tree.rglob("*")):
+        if f.is_file() and not f.is_symlink() and f.read_bytes()[:4] == b"\x7fELF":
+            dyn = subprocess.run(["readelf", "-d", str(f)], capture_output=True, text=True).stdout
+            for lib in re.findall(r"\(NEEDED\)\s+Shared library: \[([^]]+)\]", dyn):
+                if not any(_exists(rootfs, d + lib) for d in LIBDIRS):
+                    raise UserError(
+                        f"{f.name} needs {lib}, which is not in {rootfs}: add its package to DEBS"
+                    )
     for must in ("/usr/sbin/sshd", "/usr/bin/sudo", unit, "/etc/sudoers"):
         if standin._read_from_image(rootfs, must) is None:
             raise UserError(f"{must} did not land in {rootfs}")
