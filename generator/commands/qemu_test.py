@@ -45,7 +45,7 @@ from rich.console import Console as RichConsole
 
 from generator.errors import UserError
 from generator.matrix.model import load_matrix
-from generator.qemu import login, session, standin
+from generator.qemu import login, session, standin, standin_disk, standin_sshd
 from generator.qemu.machine import BootSpec, from_deploy_dir
 
 NAME = "qemu-test"
@@ -158,7 +158,19 @@ def run(args: argparse.Namespace) -> int:
         expected = dict(nf.node_files(row, args.role))
         label = "image"
     ssh_key = None
-    if (args.login or ("console" if st else "ssh")) == "ssh":
+    if st and args.login == "ssh":
+        if not (args.standin and img):
+            raise UserError("--login ssh needs --standin (the plain stand-in has no admin user)")
+        keydir = Path(tempfile.mkdtemp(prefix="qemu-test-key."))
+        ssh_key, pub = login.keypair(keydir)
+        standin_disk.add_admin(img, keydir)
+        standin_sshd.add_sshd(st, img, keydir)
+        standin_sshd.build_time_key(img, pub, keydir)
+        notes.append(
+            "login: SSH as admin with a throwaway key (built in, as RCAR_K8S_ADMIN_SSH_KEYS), sudo -n "
+            "for root; the stand-in got Debian's sshd + sudo and the layer's admin user and sudoers"
+        )
+    elif (args.login or ("console" if st else "ssh")) == "ssh":
         if args.ssh_key:
             if not args.ssh_key.is_file():
                 raise UserError(f"--ssh-key {args.ssh_key} does not exist; pass the private key file")

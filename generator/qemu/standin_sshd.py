@@ -145,3 +145,28 @@ def add_sshd(st: standin.Standin, rootfs: Path, work: Path) -> list[str]:
         if standin._read_from_image(rootfs, must) is None:
             raise UserError(f"{must} did not land in {rootfs}")
     return added
+
+
+def build_time_key(rootfs: Path, pub: str, work: Path) -> None:
+    """``pub`` as admin's authorized_keys, as the access recipe's do_install writes
+    RCAR_K8S_ADMIN_SSH_KEYS (0700 .ssh, 0600 file, owned by admin)."""
+    from generator.qemu.standin_disk import ADMIN_UID
+
+    (work / "authorized_keys").write_text(pub + "\n")
+    ssh = "/home/admin/.ssh"
+    standin._debugfs(
+        rootfs,
+        "\n".join(
+            [
+                f"mkdir {ssh}",
+                f"sif {ssh} mode 040700",
+                f"sif {ssh} uid {ADMIN_UID}",
+                f"sif {ssh} gid {ADMIN_UID}",
+                f"write {work / 'authorized_keys'} {ssh}/authorized_keys",
+                f"sif {ssh}/authorized_keys mode 0100600",
+                f"sif {ssh}/authorized_keys uid {ADMIN_UID}",
+                f"sif {ssh}/authorized_keys gid {ADMIN_UID}",
+            ]  # fmt: skip
+        )
+        + "\n",
+    )
