@@ -68,7 +68,8 @@ def with_hostfwd(cmd: list[str], port: int) -> list[str]:
 
 
 def ssh_argv(port: int, key: Path, user: str, remote: str, *opts: str) -> list[str]:
-    return ["ssh", *SSH_OPTS, "-o", "BatchMode=yes", *opts, "-i", str(key), "-p", str(port),
+    # ssh keeps the FIRST value of an option: the caller's ``opts`` must come before the defaults
+    return ["ssh", *opts, *SSH_OPTS, "-o", "BatchMode=yes", "-i", str(key), "-p", str(port),
             f"{user}@127.0.0.1", remote]  # fmt: skip
 
 

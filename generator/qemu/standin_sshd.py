@@ -85,7 +85,10 @@ def add_sshd(st: standin.Standin, rootfs: Path, work: Path) -> list[str]:
 
     for f in sorted(tree.rglob("*")):
         rel = _merged_usr("/" + str(f.relative_to(tree)))
-        if f.is_dir() or rel.startswith(SKIP):
+        if rel.startswith(SKIP):
+            continue
+        if f.is_dir():
+            mkdirs(rel + "/x")  # empty ones too (/etc/ssh/sshd_config.d, which sshd_config includes)
             continue
         if standin._read_from_image(rootfs, rel) is not None:
             continue  # a library the stand-in has already

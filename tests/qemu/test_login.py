@@ -77,6 +77,9 @@ def test_hostfwd_reaches_the_guests_port_22() -> None:
         login.with_hostfwd(["qemu-system-aarch64"], 40022)
     argv = login.ssh_argv(40022, Path("/k"), "admin", "sudo -n id -u")
     assert argv[-2:] == ["admin@127.0.0.1", "sudo -n id -u"] and "BatchMode=yes" in argv
+    # ssh takes the first value of an option: a caller's BatchMode=no must win over the default
+    argv = login.ssh_argv(40022, Path("/k"), "root", "id", "-o", "BatchMode=no")
+    assert argv.index("BatchMode=no") < argv.index("BatchMode=yes")
 
 
 class _Booted(Exception):
