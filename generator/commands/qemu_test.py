@@ -11,8 +11,12 @@
 QEMU: qemu-system-aarch64 -machine virt; KVM when the host is arm64 and /dev/kvm is usable, else TCG
 (cortex-a57). The root file system is attached with snapshot=on: your image file is never written.
 The serial console (ttyAMA0) is driven with pexpect: milestones are timed (kernel banner, init,
-systemd, login prompt, shell, boot settled, containerd active), root logs in (--password if the image
-has one), and every check runs in the guest:
+systemd, login prompt, shell, boot settled, containerd active). qemu-test logs in as a user would
+(--login ssh, the default for images): SSH as admin with a key through a forwarded host port
+(user-net hostfwd to the guest's port 22), root commands through `sudo -n`; the key is --ssh-key
+(given at build time in RCAR_K8S_ADMIN_SSH_KEYS) or a throwaway key written to authorized_keys on
+the config partition of a scratch copy of the image. The stand-in logs in as root on the console
+(--login console, --password if the image has one). Every check runs in the guest:
 
   containerd active, CRI answering (crictl info; CRI plugin status via ctr), the layer's node files
   installed byte for byte, kubelet enabled and waiting for its config, kubeadm/kubelet versions equal
@@ -37,6 +41,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -45,7 +51,7 @@ from rich.console import Console as RichConsole
 
 from generator.errors import UserError
 from generator.matrix.model import Row, load_matrix
-from generator.qemu import session, standin
+from generator.qemu import login, session, standin, standin_disk, standin_sshd
 from generator.qemu.machine import BootSpec, from_deploy_dir
 from generator.qemu.standin_runtime import RuntimeOverlay
 
@@ -105,7 +111,20 @@ def register(parser: argparse.ArgumentParser) -> None:
         metavar="ARG",
         help="extra kernel command line argument, e.g. systemd.mask=containerd.service",
     )
-    parser.add_argument("--password", default="", help="root password on the console (default: none)")
+    parser.add_argument(
+        "--login",
+        choices=("ssh", "console"),
+        help="ssh (default for images): as admin with a key, root commands through sudo -n, as a user "
+        "would; console (default for the stand-in): root on the serial console",
+    )
+    parser.add_argument(
+        "--ssh-key",
+        type=Path,
+        metavar="FILE",
+        help="private key whose public half the image has (RCAR_K8S_ADMIN_SSH_KEYS); default: a "
+        "throwaway key written to authorized_keys on the config partition of a scratch copy",
+    )
+    parser.add_argument("--password", default="", help="root password for --login console (default: none)")
     parser.add_argument(
         "--standin-cache", type=Path, default=standin.DEFAULT_CACHE, help="stand-in build cache"
     )
@@ -176,6 +195,37 @@ def run(args: argparse.Namespace) -> int:
         expected = dict(nf.node_files(row, args.role))
         label = "image"
         rt, runtime_skip = None, ""
+    ssh_key = None
+    if st and args.login == "ssh":
+        if not (args.standin and img):
+            raise UserError("--login ssh needs --standin (the plain stand-in has no admin user)")
+        keydir = Path(tempfile.mkdtemp(prefix="qemu-test-key."))
+        ssh_key, pub = login.keypair(keydir)
+        standin_disk.add_admin(img, keydir)
+        standin_sshd.add_sshd(st, img, keydir)
+        standin_sshd.build_time_key(img, pub, keydir)
+        notes.append(
+            "login: SSH as admin with a throwaway key (built in, as RCAR_K8S_ADMIN_SSH_KEYS), sudo -n "
+            "for root; the stand-in got Debian's sshd + sudo and the layer's admin user and sudoers"
+        )
+    elif (args.login or ("console" if st else "ssh")) == "ssh":
+        if args.ssh_key:
+            if not args.ssh_key.is_file():
+                raise UserError(f"--ssh-key {args.ssh_key} does not exist; pass the private key file")
+            ssh_key = args.ssh_key
+            notes.append(f"login: SSH as admin with {args.ssh_key} (given at build time), sudo -n for root")
+        else:
+            keydir = Path(tempfile.mkdtemp(prefix="qemu-test-key."))
+            scratch = keydir / spec.rootfs.name
+            err.print(f"[bold]qemu-test[/]: copying {spec.rootfs} to add a throwaway SSH key")
+            subprocess.run(["cp", "--sparse=always", str(spec.rootfs), str(scratch)], check=True)
+            ssh_key, pub = login.keypair(keydir)
+            login.config_partition_add_key(scratch, pub)
+            spec.rootfs = scratch
+            notes.append(
+                "login: SSH as admin with a throwaway key written to authorized_keys on the config "
+                "partition (a scratch copy of the image), sudo -n for root"
+            )
     opts = session.Options(
         spec=spec,
         row=row,
@@ -189,6 +239,7 @@ def run(args: argparse.Namespace) -> int:
         notes=notes,
         console_log=args.console_log,
         runtime_skip=runtime_skip,
+        ssh_key=ssh_key,
     )
     err.print(f"[bold]qemu-test[/]: booting {spec.source} (timeout {args.timeout:.0f} s)")
     try:
@@ -196,6 +247,8 @@ def run(args: argparse.Namespace) -> int:
     finally:
         if st and img:
             standin.cleanup(img, st)
+        if ssh_key and not args.ssh_key:
+            shutil.rmtree(ssh_key.parent, ignore_errors=True)
         if work and work.exists():
             work.rmdir() if not any(work.iterdir()) else None
     if st:

@@ -1,4 +1,5 @@
-"""One boot test: start QEMU, log in on the serial console, wait for the boot to settle, run the checks,
+"""One boot test: start QEMU, log in (SSH as admin with a key + sudo -n, generator/qemu/login.py; or
+root on the serial console for the Debian stand-in), wait for the boot to settle, run the checks,
 power off cleanly, and build the report (JSON-able dict + human summary)."""
 
 from __future__ import annotations
@@ -10,7 +11,10 @@ from pathlib import Path
 from generator import __version__
 from generator.matrix.model import Row
 from generator.qemu import checks as chk
-from generator.qemu import runtime_checks  # noqa: F401 - registers the pinned-runtime checks
+from generator.qemu import (
+    login,
+    runtime_checks,  # noqa: F401 - registers the pinned-runtime checks
+)
 from generator.qemu.console import MILESTONES, Console, GuestTimeout
 from generator.qemu.machine import BootSpec, command
 
@@ -32,6 +36,7 @@ class Options:
     notes: list[str] = field(default_factory=list)
     console_log: Path | None = None
     runtime_skip: str = ""  # why the pinned-runtime checks are skipped (stand-in without the test builds)
+    ssh_key: Path | None = None  # log in as admin over SSH with this key (login.py), not on the console
 
 
 def _wait_settled(con: Console, deadline: float) -> None:
@@ -68,6 +73,9 @@ def _guest_milestones(con: Console) -> dict[str, object]:
 
 def run(opts: Options) -> dict[str, object]:
     cmd = command(opts.spec, opts.extra_append)
+    port = login.free_port() if opts.ssh_key else None
+    if port:
+        cmd = login.with_hostfwd(cmd, port)
     t_start = time.time()
     con = Console(cmd, opts.console_log)
     deadline = time.monotonic() + opts.timeout
@@ -85,12 +93,17 @@ def run(opts: Options) -> dict[str, object]:
     results: list[chk.Check] = []
     error = None
     extra: dict[str, object] = {}
+    guest: Console | login.SshGuest = con
     try:
-        con.login(opts.user, opts.password, timeout=max(deadline - time.monotonic(), 1))
-        _wait_settled(con, deadline)
-        extra = _guest_milestones(con)
+        if opts.ssh_key and port:
+            guest = login.SshGuest(con, port, opts.ssh_key)
+            guest.wait(max(deadline - time.monotonic(), 1))
+        else:
+            con.login(opts.user, opts.password, timeout=max(deadline - time.monotonic(), 1))
+        _wait_settled(guest, deadline)  # type: ignore[arg-type]
+        extra = _guest_milestones(guest)  # type: ignore[arg-type]
         ctx = chk.Context(
-            con,
+            guest,  # type: ignore[arg-type]
             opts.row,
             opts.role,
             opts.expected_files,
@@ -104,7 +117,8 @@ def run(opts: Options) -> dict[str, object]:
     clean = False
     if error is None or "QEMU exited" not in error:
         try:
-            clean = con.poweroff(timeout=120) if error is None else False
+            off = guest.poweroff if opts.ssh_key and error is None else con.poweroff
+            clean = off(timeout=120) if error is None else False
         except GuestTimeout:
             clean = False
     rc = con.close()

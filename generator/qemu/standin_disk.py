@@ -17,13 +17,14 @@ import secrets
 import shutil
 import subprocess
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from generator import paths
 from generator.errors import UserError
 from generator.layer import disk_layout as dl
-from generator.qemu import standin
+from generator.qemu import login, standin
 from generator.qemu.console import Console
 from generator.qemu.machine import BootSpec, command
 
@@ -242,7 +243,9 @@ def build_disk(rootfs: Path, out: Path, disk_bytes: int, config_files: dict[str,
     return Disk(out, disk_bytes, starts, sizes)
 
 
-def boot(st: standin.Standin, disk: Disk, initrd: Path, log: Path | None) -> Console:
+def boot(
+    st: standin.Standin, disk: Disk, initrd: Path, log: Path | None, ssh_port: int | None = None
+) -> Console:
     spec = BootSpec(
         kernel=st.dir / "vmlinuz",
         initrd=initrd,
@@ -253,7 +256,8 @@ def boot(st: standin.Standin, disk: Disk, initrd: Path, log: Path | None) -> Con
         root=f"/dev/vda{dl.ROOT.number}",
         source=f"stand-in {st.dir} on the node disk layout",
     )
-    return Console(command(spec), log)
+    cmd = command(spec)
+    return Console(login.with_hostfwd(cmd, ssh_port) if ssh_port else cmd, log)
 
 
 def _facts(con: Console) -> dict[str, object]:
@@ -290,15 +294,19 @@ def persistence_run(
     disk_mib: int,
     config_files: dict[str, bytes],
     timeout: float = 420,
+    ssh_keys: tuple[Path, Path] | None = None,
 ) -> dict[str, object]:
-    """Two boots of one disk: facts of each, plus whether boot 1's data and journal reached boot 2."""
+    """Two boots of one disk: facts of each, plus whether boot 1's data and journal reached boot 2.
+    With ``ssh_keys`` (the key whose public half is on the config partition, one the node does not
+    know), boot 1 also forwards a port to sshd and records what login.probe_access sees."""
     disk = build_disk(rootfs, work / "disk.raw", disk_mib * MIB, config_files, work)
     initrd = initrd_for(st, f"/dev/vda{dl.ROOT.number}", work / "initrd.gz")
     nonce = secrets.token_hex(6)
     marker = f"{dl.DATA.mountpoint}/rcar-k8s-persist-test"
     report: dict[str, object] = {"disk_bytes": disk.size, "image_data_sectors": disk.sizes[dl.DATA.number]}
     for n in (1, 2):
-        con = boot(st, disk, initrd, work / f"boot{n}.console.log")
+        port = login.free_port() if ssh_keys and n == 1 else None
+        con = boot(st, disk, initrd, work / f"boot{n}.console.log", port)
         try:
             con.login("root", "", timeout)
             # until systemd has no job for the grow-data unit left (the boot itself may wait for NTP)
@@ -319,6 +327,17 @@ def persistence_run(
                 _, facts["admin_keys_log"] = con.run(
                     "journalctl -b 0 -u rcar-k8s-admin-keys -o cat --no-pager | grep admin-keys:"
                 )
+                if ssh_keys and port:
+                    # the console login above shows root's password really is empty here
+                    _, facts["root_shadow_pw_len"] = con.run(
+                        "awk -F: '$1==\"root\"{print length($2)}' /etc/shadow"
+                    )
+                    guest = login.SshGuest(con, port, ssh_keys[0])
+                    t0 = time.monotonic()
+                    guest.wait(180)
+                    facts["ssh_login_s"] = round(time.monotonic() - t0, 1)
+                    facts["ssh"] = login.probe_access(guest, ssh_keys[1], work)
+                    facts["ssh_run"] = guest.run("id -u; test -r /etc/shadow && echo can-read-shadow")
             else:
                 _, facts["marker"] = con.run(f"cat {marker}")
                 _, prev = con.run("journalctl -b -1 -t rcar-k8s-test -o cat --no-pager")

@@ -155,6 +155,9 @@ def test_disabled_containerd_fails_via_a_yocto_style_deploy_dir(
         str(built.dir / "initrd.gz"),
         "--append",
         "systemd.mask=containerd.service",
+        # the stand-in's ext4 has no sshd and no config partition; its root has an empty password
+        "--login",
+        "console",
     )
     c = by_name(rep)
     assert rc == 1 and rep["result"] == "failed", text

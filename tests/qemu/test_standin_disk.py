@@ -18,7 +18,7 @@ import pytest
 
 from generator.layer import disk_layout as dl
 from generator.matrix.model import load_matrix
-from generator.qemu import standin, standin_disk
+from generator.qemu import login, standin, standin_disk, standin_sshd
 from tests.conftest import REPO, require_tool
 
 pytestmark = pytest.mark.slow
@@ -45,6 +45,11 @@ def test_data_grows_to_the_disk_and_data_and_journal_survive_a_reboot(built, tmp
     rootfs = standin.prepare(built, ov, tmp_path / "rootfs.ext4")
     added = standin_disk.add_sfdisk(built, rootfs, tmp_path)
     standin_disk.add_admin(rootfs, tmp_path)
+    standin_sshd.add_sshd(built, rootfs, tmp_path)
+    # qemu-test's throwaway key goes on the config partition next to the user's; a second key the
+    # node never saw must be refused
+    key, pub = login.keypair(tmp_path)
+    wrong, _ = login.keypair(tmp_path, "wrong-key")
     readme = (REPO / "meta-rcar-k8s/recipes-core/rcar-k8s-access/files/README.txt").read_bytes()
     example = (REPO / "meta-rcar-k8s/recipes-kubernetes/k8s-join/files/join.env.example").read_bytes()
     rep = standin_disk.persistence_run(
@@ -56,8 +61,9 @@ def test_data_grows_to_the_disk_and_data_and_journal_survive_a_reboot(built, tmp
         {
             "README.txt": readme,
             "join.env.example": example,
-            "authorized_keys": f"# mine\r\n{KEY}\r\n".encode(),
+            "authorized_keys": f"# mine\r\n{KEY}\r\n{pub}\r\n".encode(),
         },
+        ssh_keys=(key, wrong),
     )
     print(json.dumps(rep, indent=1), "\nadded to the stand-in:", added)
     b1, b2 = rep["boot1"], rep["boot2"]
@@ -77,9 +83,19 @@ def test_data_grows_to_the_disk_and_data_and_journal_survive_a_reboot(built, tmp
     assert "fmask=0177" in config_mount and "dmask=0077" in config_mount
     assert {"README.txt", "join.env.example"} <= set(b1["config_listing"])
     # the access recipe's boot-time unit put the key from the config partition in place for admin
-    assert b1["admin_keys"] == KEY, b1
+    assert b1["admin_keys"].splitlines() == [KEY, pub], b1
     assert b1["admin_keys_stat"].split("\n") == ["admin 600", "admin 700"], b1
-    assert any("1 key(s) added for admin" in ln for ln in b1["admin_keys_log"].splitlines()), b1
+    assert any("2 key(s) added for admin" in ln for ln in b1["admin_keys_log"].splitlines()), b1
+    # SSH as a user logs in: admin with the key from the config partition, root through sudo -n
+    ssh = b1["ssh"]
+    assert ssh["admin_key"]["rc"] == 0 and ssh["admin_key"]["out"] == ["admin", "0"], ssh
+    assert b1["ssh_run"][0] == 0 and b1["ssh_run"][1].splitlines() == ["0", "can-read-shadow"], b1
+    # a key the node does not know is refused by sshd (not a connection failure)
+    assert ssh["admin_wrong_key"]["rc"] == 255 and "Permission denied" in ssh["admin_wrong_key"]["err"], ssh
+    # root's password is empty on the stand-in (the console login proved it), yet SSH refuses it
+    assert b1["root_shadow_pw_len"] == "0", b1
+    assert ssh["root_empty_password"]["rc"] == 255, ssh
+    assert "Permission denied" in ssh["root_empty_password"]["err"], ssh
     # boot 2: same size, nothing grown, boot 1's data and journal are there
     assert (b2["data_sectors"], b2["fs_bytes"]) == (b1["data_sectors"], b1["fs_bytes"])
     assert b2["grow_unit"] == "active success"
