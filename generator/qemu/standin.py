@@ -25,7 +25,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from generator import paths
+from generator import paths, program
 from generator.errors import UserError
 from generator.matrix.model import Row
 from generator.qemu.machine import BootSpec
@@ -219,15 +219,21 @@ def overlay_for(
     return ov
 
 
+# what to do when e2fsprogs fails on a stand-in image: the tools or the cached base image are at fault
+_IMAGE_FIX = "install e2fsprogs (debugfs, resize2fs); if it persists, delete the stand-in cache and rerun"
+
+
 def _debugfs(image: Path, script: str) -> str:
     with tempfile.NamedTemporaryFile("w", suffix=".debugfs", delete=False) as f:
         f.write(script)
     try:
-        proc = subprocess.run(["debugfs", "-w", "-f", f.name, str(image)], capture_output=True, text=True)
+        proc = program.run(
+            ["debugfs", "-w", "-f", f.name, str(image)],
+            what=f"debugfs failed on {image}",
+            fix=_IMAGE_FIX,
+        )
     finally:
         os.unlink(f.name)
-    if proc.returncode != 0:
-        raise UserError(f"debugfs failed on {image}: {proc.stderr.strip()[-300:]}")
     return proc.stdout + proc.stderr
 
 
@@ -262,11 +268,11 @@ def _enable_links(image: Path, files: dict[str, bytes], units: list[str]) -> dic
             dst = scratch / path.lstrip("/")
             dst.parent.mkdir(parents=True, exist_ok=True)
             dst.write_bytes(data)
-        proc = subprocess.run(
-            ["systemctl", f"--root={scratch}", "enable", *units], capture_output=True, text=True
+        program.run(
+            ["systemctl", f"--root={scratch}", "enable", *units],
+            what=f"systemctl --root enable {' '.join(units)} failed",
+            fix="the units (and their [Install] sections) must be valid for systemctl --root enable",
         )
-        if proc.returncode != 0:
-            raise UserError(f"systemctl --root enable {' '.join(units)} failed: {proc.stderr.strip()[-300:]}")
         links = {}
         for p in (scratch / "etc").rglob("*"):
             if p.is_symlink():
@@ -279,7 +285,7 @@ def prepare(st: Standin, ov: Overlay | None, out: Path) -> Path:
     if ov is None:
         return st.base
     out.parent.mkdir(parents=True, exist_ok=True)
-    subprocess.run(["cp", "--sparse=always", str(st.base), str(out)], check=True)
+    program.run(["cp", "--sparse=always", str(st.base), str(out)], fix=f"free space in {out.parent}")
     if ov.payload:
         _grow(out, ov.payload)
     links = _enable_links(st.base, ov.files, ov.enable)
@@ -328,9 +334,7 @@ def _grow(image: Path, payload: dict[str, bytes]) -> None:
     extra_mb = 3 * sum(map(len, payload.values())) // (1 << 20) + 256
     size = image.stat().st_size
     os.truncate(image, size + extra_mb * (1 << 20))
-    proc = subprocess.run(["resize2fs", "-f", str(image)], capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise UserError(f"resize2fs {image} failed: {proc.stderr.strip()[-300:]}")
+    program.run(["resize2fs", "-f", str(image)], what=f"resize2fs {image} failed", fix=_IMAGE_FIX)
 
 
 def overlay_digest(ov: Overlay | None) -> str:

@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from generator import paths
+from generator import paths, program
 from generator.errors import UserError
 from generator.layer import disk_layout as dl
 from generator.qemu import login, standin
@@ -42,10 +42,11 @@ class Disk:
 
 
 def _run(*cmd: str, **kw: object) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run(list(cmd), capture_output=True, text=True, **kw)  # type: ignore[call-overload]
-    if proc.returncode != 0:
-        raise UserError(f"{cmd[0]} failed: {(proc.stderr or proc.stdout).strip()[-300:]}")
-    return proc
+    return program.run(
+        cmd,
+        fix="the stand-in disk needs fdisk, e2fsprogs, dosfstools and mtools (scripts/ci-packages.txt)",
+        **kw,
+    )
 
 
 def initrd_for(st: standin.Standin, root_dev: str, out: Path) -> Path:
