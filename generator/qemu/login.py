@@ -62,9 +62,14 @@ def free_port() -> int:
 
 def with_hostfwd(cmd: list[str], port: int) -> list[str]:
     """``cmd`` (machine.command) with host 127.0.0.1:``port`` forwarded to the guest's port 22."""
-    if NETDEV not in cmd:
+    # the user-mode NIC, with or without options (restrict=on keeps hostfwd working: QEMU's
+    # docs/system/invocation "restrict=on ... hostfwd and guestfwd still work")
+    at = [i for i, a in enumerate(cmd) if a == NETDEV or a.startswith(NETDEV + ",")]
+    if not at:
         raise UserError(f"the QEMU command has no `-netdev {NETDEV}` to forward SSH through")
-    return [f"{NETDEV},hostfwd=tcp:127.0.0.1:{port}-:22" if a == NETDEV else a for a in cmd]
+    out = list(cmd)
+    out[at[0]] = f"{cmd[at[0]]},hostfwd=tcp:127.0.0.1:{port}-:22"
+    return out
 
 
 def ssh_argv(port: int, key: Path, user: str, remote: str, *opts: str) -> list[str]:

@@ -75,6 +75,12 @@ def test_hostfwd_reaches_the_guests_port_22() -> None:
     assert login.with_hostfwd(cmd, 40022)[2] == "user,id=net0,hostfwd=tcp:127.0.0.1:40022-:22"
     with pytest.raises(UserError, match="-netdev"):
         login.with_hostfwd(["qemu-system-aarch64"], 40022)
+    # the command qemu-test really runs: restrict=on (no route out, no_pulls) stays, hostfwd is added
+    from generator.qemu.machine import BootSpec, command
+
+    real = command(BootSpec(kernel=Path("/k/Image"), rootfs=Path("/k/rootfs.ext4")))
+    fwd = login.with_hostfwd(real, 40022)
+    assert fwd[fwd.index("-netdev") + 1] == "user,id=net0,restrict=on,hostfwd=tcp:127.0.0.1:40022-:22"
     argv = login.ssh_argv(40022, Path("/k"), "admin", "sudo -n id -u")
     assert argv[-2:] == ["admin@127.0.0.1", "sudo -n id -u"] and "BatchMode=yes" in argv
     # ssh takes the first value of an option: a caller's BatchMode=no must win over the default
