@@ -20,8 +20,26 @@ from generator.errors import UserError
 from generator.qemu import standin
 from generator.qemu.standin_disk import _deb, _merged_usr, _run
 
-# libwrap0 (+ its libnsl2): the libraries of sshd that minbase lacks
-DEBS = ("openssh-server", "sudo", "libwrap0", "libnsl2")
+# libwrap0 (+ its libnsl2): the libraries of sshd that minbase lacks. libnss-myhostname: poky's
+# systemd builds nss-myhostname (scarthgap systemd_255.21.bb PACKAGECONFIG "myhostname") and its
+# postinst adds it to nsswitch's hosts line, so the board resolves its own generated hostname; without
+# it sudo warns "unable to resolve host rcar-k8s-XXXX" on every call (Debian minbase lacks it).
+DEBS = ("openssh-server", "sudo", "libwrap0", "libnsl2", "libnss-myhostname")
+
+
+def with_myhostname(nsswitch: str) -> str:
+    """nsswitch.conf as poky's systemd postinst leaves it: ``myhostname`` after ``files`` on hosts:."""
+    out = []
+    for line in nsswitch.splitlines(keepends=True):
+        if line.startswith("hosts:"):
+            words = [w for w in line.split() if w != "myhostname"]
+            if "files" in words:
+                words.insert(words.index("files") + 1, "myhostname")
+            line = words[0] + "          " + " ".join(words[1:]) + "\n"
+        out.append(line)
+    return "".join(out)
+
+
 LIBDIRS = ("/usr/lib/aarch64-linux-gnu/", "/usr/libexec/sudo/")
 SKIP = ("/usr/share/doc/", "/usr/share/man/", "/usr/share/locale/", "/usr/share/lintian/", "/etc/init.d/",
         "/etc/sv/", "/etc/runit/", "/etc/ufw/", "/usr/share/runit/", "/usr/share/apport/")  # fmt: skip
@@ -114,6 +132,9 @@ def add_sshd(st: standin.Standin, rootfs: Path, work: Path) -> list[str]:
         text = (standin._read_from_image(rootfs, path) or b"").decode() + line
         (work / f"sshd-user-{i}").write_text(text)
         put(work / f"sshd-user-{i}", path, 0o640 if path == "/etc/shadow" else 0o644)
+    nsswitch = (standin._read_from_image(rootfs, "/etc/nsswitch.conf") or b"").decode()
+    (work / "nsswitch.conf").write_text(with_myhostname(nsswitch))
+    put(work / "nsswitch.conf", "/etc/nsswitch.conf", 0o644)
     # the layer's sudoers drop-in, as the rcar-k8s-access recipe installs it
     put(paths.repo_root() / SUDOERS, "/etc/sudoers.d/50-rcar-k8s-admin", 0o440)
     wired, _ = wired_network()

@@ -120,3 +120,14 @@ def test_a_yocto_image_is_logged_into_over_ssh_as_admin(tmp_path: Path, monkeypa
     ours = str(seen["pub"]).split()[:2]
     assert [ln.split()[:2] for ln in str(seen["keys"]).splitlines()] == [USER_KEY.split()[:2], ours]
     assert not opts.ssh_key.exists()  # the throwaway key is gone after the run
+
+
+def test_stand_in_resolves_its_hostname_like_poky() -> None:
+    """poky's systemd postinst puts myhostname after files (systemd_255.21.bb pkg_postinst): the
+    generated hostname resolves and sudo does not warn into every command qemu-test runs."""
+    from generator.qemu.standin_sshd import DEBS, with_myhostname
+
+    debian = "# /etc/nsswitch.conf\npasswd:         files\nhosts:          files dns\nnetworks:       files\n"
+    assert "hosts:          files myhostname dns\n" in with_myhostname(debian)
+    assert with_myhostname(with_myhostname(debian)) == with_myhostname(debian)
+    assert "libnss-myhostname" in DEBS
