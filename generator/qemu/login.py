@@ -118,6 +118,11 @@ class SshGuest:
         self.con, self.port, self.key, self.user = con, port, key, user
 
     @property
+    def cmd(self) -> list[str]:
+        """The QEMU command line (checks read its network options, e.g. no_pulls' restrict=on)."""
+        return self.con.cmd
+
+    @property
     def marks(self) -> dict[str, float]:
         return self.con.marks
 

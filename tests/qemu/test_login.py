@@ -131,3 +131,13 @@ def test_stand_in_resolves_its_hostname_like_poky() -> None:
     assert "hosts:          files myhostname dns\n" in with_myhostname(debian)
     assert with_myhostname(with_myhostname(debian)) == with_myhostname(debian)
     assert "libnss-myhostname" in DEBS
+
+
+def test_ssh_guest_shows_checks_the_qemu_command() -> None:
+    """no_pulls reads restrict=on from the console's QEMU command; over SSH it must see the same."""
+
+    class _Con:
+        cmd = ["qemu-system-aarch64", "-netdev", "user,id=net0,restrict=on,hostfwd=tcp:127.0.0.1:1-:22"]
+
+    guest = login.SshGuest(_Con(), 1, Path("/k"))  # type: ignore[arg-type]
+    assert "restrict=on" in " ".join(getattr(guest, "cmd", []))
