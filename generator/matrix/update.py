@@ -372,6 +372,13 @@ class RowUpdater:
             self.set_field(
                 "containerd", "go", src.go_mod_version(self.http, REPOS["containerd"], rel.tag), "go_source"
             )
+        # the config version the pinned line writes itself (R10): an older one is migrated at every start
+        native = facts.CONTAINERD_NATIVE_CONFIG.data.get(line)
+        comp = self.comps["containerd"]
+        if native is not None and comp.get("config_version") != native:
+            self.plan.add(self.minor, "containerd", "config_version", comp.get("config_version"), native)
+            comp["config_version"] = native
+            comp["config_source"] = facts.CONTAINERD_NATIVE_CONFIG.source
         runc = src.containerd_runc_version(self.http, rel.tag)
         pinned = src.Fact(".".join(runc.value.split(".")[:2]), runc.source)
         self.set_field("containerd", "runc_pinned", pinned, "runc_pinned_source")

@@ -189,3 +189,17 @@ def test_real_entry_point_rejects_a_bad_component_before_any_network(tmp_path: P
         "cri-tools, containerd, runc, cni-plugins, flannel, cri-dockerd, images or k8s=1.N"
     )
     assert list(tmp_path.iterdir()) == []
+
+
+def test_containerd_gets_the_config_version_its_line_writes(upstream, matrix_file: Path, update) -> None:
+    """A row left at config version 3 for containerd 2.3 (as the matrix was before issue 18's audit):
+    update sets 4, the version containerd 2.3 writes itself, instead of a row R10 refuses."""
+    text = matrix_file.read_text()
+    assert text.count("config_version: 4") == 2
+    matrix_file.write_text(text.replace("config_version: 4", "config_version: 3"))
+    result = update("--matrix", str(matrix_file), "--date", DATE)
+    assert result.code == 0, result
+    for minor in ("1.36", "1.37", "1.38"):
+        ctd = _rows(matrix_file)[minor]["components"]["containerd"]
+        assert ctd["version"].startswith("2.3.") and ctd["config_version"] == 4, minor
+        assert "version/version.go" in ctd["config_source"], minor
