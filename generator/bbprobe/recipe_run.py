@@ -60,7 +60,18 @@ EXTERNAL = {
     "/usr/bin/true": ("coreutils",),
     "/usr/bin/false": ("coreutils",),
     "/usr/bin/kill": ("util-linux-kill", "coreutils"),
+    # meta/recipes-core/busybox/busybox.inc: ALTERNATIVE:${PN} from busybox.links, which lists /bin/sh;
+    # meta/recipes-extended/bash/bash.inc: ALTERNATIVE:${PN} = "bash sh" (ALTERNATIVE_LINK_NAME[sh] =
+    # ${base_bindir}/sh)
+    "/usr/bin/sh": ("busybox", "bash"),
 }
+
+# chown by user name in do_install works in a real build: useradd.bbclass adds the recipe's users to
+# its sysroot passwd and pseudo records the ownership. A recipe run has neither, so a `chown` shim
+# first in PATH records what would have been chowned (reported as NOT applied, never as checked).
+CHOWN_SHIM = """#!/bin/sh
+echo "chown $*" >> "$RCAR_K8S_OWNERSHIP_LOG"
+"""
 
 
 # Archives of upstream's name and internal layout, made when DL_DIR lacks them (member, mode); the
@@ -283,6 +294,15 @@ class Runner:
         d.setVar("DEPLOY_DIR", os.path.join(workdir, "deploy"))
         logdir = d.getVar("T")
         os.makedirs(logdir, exist_ok=True)
+        shim = os.path.join(workdir, "no-pseudo-bin")
+        os.makedirs(shim)
+        with open(os.path.join(shim, "chown"), "w") as f:
+            f.write(CHOWN_SHIM)
+        os.chmod(os.path.join(shim, "chown"), 0o755)
+        ownership_log = os.path.join(logdir, "ownership-not-applied.log")
+        d.setVar("PATH", shim + ":" + d.getVar("PATH"))
+        d.setVar("RCAR_K8S_OWNERSHIP_LOG", ownership_log)
+        d.setVarFlag("RCAR_K8S_OWNERSHIP_LOG", "export", "1")
         try:
             fetcher = bb.fetch2.Fetch((d.getVar("SRC_URI") or "").split(), d)
             for url in fetcher.urls:
@@ -312,6 +332,9 @@ class Runner:
                 res["errors"].append(f"{pn}: {task} failed: {why} (log: {logdir})")
                 res["seconds"] = round(time.time() - t0, 1)
                 return res
+        if os.path.exists(ownership_log):
+            with open(ownership_log) as f:
+                res["ownership_not_applied"] = [line.strip() for line in f if line.strip()]
         # ---- packaging, poky's own code
         self.capture.records.clear()
         try:
@@ -610,10 +633,14 @@ def main(argv):
                 f"RECIPES FAIL {machine}/{distro}: {len(errors)} error(s), first: {errors[0].splitlines()[0]}"
             )
             return 1
+        owned = [f"{r['pn']}: {c}" for r in results.values() for c in r.get("ownership_not_applied", [])]
+        for line in owned:
+            print(f"NOT APPLIED (no pseudo) {line}")
         print(
             f"RECIPES OK {machine}/{distro}: {len(results)} recipes ran unpack..install as "
-            f"{getpass.getuser()} (no pseudo) and packaged clean; {nimg}; {ndl} downloads were local "
-            f"stand-ins (sha256 not checked) [parse {t_parse:.0f}s, total {total}s]"
+            f"{getpass.getuser()} (no pseudo; {len(owned)} chown(s) recorded, not applied) and packaged "
+            f"clean; {nimg}; {ndl} downloads were local stand-ins (sha256 not checked) "
+            f"[parse {t_parse:.0f}s, total {total}s]"
         )
         return 0
 
