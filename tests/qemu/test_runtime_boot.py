@@ -93,6 +93,8 @@ def test_a_version_3_config_is_caught_at_boot(
     rc, rep, text = qemu_test(
         tmp_path,
         "v3",
+        "--login",  # the stand-in ext4 is no wic: no config partition for an SSH key (test_login.py)
+        "console",
         "--kernel",
         str(built.dir / "vmlinuz"),
         "--initrd",
