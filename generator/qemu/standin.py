@@ -238,8 +238,16 @@ def _debugfs(image: Path, script: str) -> str:
 
 
 def _read_from_image(image: Path, path: str) -> bytes | None:
+    """The bytes of ``path`` in the ext4 ``image``; None when it is not there.
+
+    An empty file is b"", not None: recipes install empty files on purpose (rcar-k8s-access's
+    authorized_keys when no key is given at build time). debugfs exits 0 on a missing path and says
+    so on stderr only.
+    """
     proc = subprocess.run(["debugfs", "-R", f"cat {path}", str(image)], capture_output=True)
-    return proc.stdout if proc.returncode == 0 and proc.stdout else None
+    if proc.returncode != 0 or b"File not found by ext2_lookup" in proc.stderr:
+        return None
+    return proc.stdout
 
 
 def _enable_links(image: Path, files: dict[str, bytes], units: list[str]) -> dict[str, str]:

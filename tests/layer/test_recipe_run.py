@@ -155,6 +155,12 @@ def test_layer_recipes_run_and_package_clean(board: str) -> None:
 # ---- deliberately broken copies ---------------------------------------------------------------
 
 
+def _must_replace(text: str, old: str, new: str) -> str:
+    """str.replace that fails when ``old`` is gone: a broken copy must break what it says it breaks."""
+    assert old in text, f"the recipe no longer contains {old!r}: update this broken copy"
+    return text.replace(old, new)
+
+
 def _copy(stage: Path, rel: str, dest: Path, edit) -> Path:
     """A copy of a layer recipe next to a copy of its files/ dir (FILESPATH follows the .bb)."""
     src = stage / "meta-rcar-k8s" / rel
@@ -202,12 +208,15 @@ def test_broken_copies_fail_naming_their_defect() -> None:
             work / "onto-itself",
             lambda t: t + '\nB = "${S}"\n',
         ),
-        # etcd-snapshot.service installed, no package ships it (the FILES line before the fix)
+        # etcd-snapshot.service installed, no package ships it (the recipe before the fix: neither
+        # in SYSTEMD_SERVICE nor under a FILES entry)
         _copy(
             stage,
             "recipes-kubernetes/etcd-tmpfs/etcd-tmpfs_1.0.bb",
             work / "unit-not-shipped",
-            lambda t: t.replace(' ${systemd_system_unitdir}"', '"'),
+            lambda t: _must_replace(
+                _must_replace(t, ' ${systemd_system_unitdir}"', '"'), "    etcd-snapshot.service \\\n", ""
+            ),
         ),
         # a file outside FILES
         _copy(
