@@ -28,6 +28,7 @@ from pathlib import Path
 from generator import paths, program
 from generator.errors import UserError
 from generator.matrix.model import Row
+from generator.qemu import ext4
 from generator.qemu.machine import BootSpec
 from generator.qemu.standin_runtime import RuntimeOverlay as StandinRuntime
 
@@ -219,37 +220,6 @@ def overlay_for(
     return ov
 
 
-# what to do when e2fsprogs fails on a stand-in image: the tools or the cached base image are at fault
-_IMAGE_FIX = "install e2fsprogs (debugfs, resize2fs); if it persists, delete the stand-in cache and rerun"
-
-
-def _debugfs(image: Path, script: str) -> str:
-    with tempfile.NamedTemporaryFile("w", suffix=".debugfs", delete=False) as f:
-        f.write(script)
-    try:
-        proc = program.run(
-            ["debugfs", "-w", "-f", f.name, str(image)],
-            what=f"debugfs failed on {image}",
-            fix=_IMAGE_FIX,
-        )
-    finally:
-        os.unlink(f.name)
-    return proc.stdout + proc.stderr
-
-
-def _read_from_image(image: Path, path: str) -> bytes | None:
-    """The bytes of ``path`` in the ext4 ``image``; None when it is not there.
-
-    An empty file is b"", not None: recipes install empty files on purpose (rcar-k8s-access's
-    authorized_keys when no key is given at build time). debugfs exits 0 on a missing path and says
-    so on stderr only.
-    """
-    proc = subprocess.run(["debugfs", "-R", f"cat {path}", str(image)], capture_output=True)
-    if proc.returncode != 0 or b"File not found by ext2_lookup" in proc.stderr:
-        return None
-    return proc.stdout
-
-
 def _enable_links(image: Path, files: dict[str, bytes], units: list[str]) -> dict[str, str]:
     """Symlinks `systemctl --root enable UNITS` makes, computed in a scratch root holding the unit files."""
     if not units:
@@ -266,7 +236,7 @@ def _enable_links(image: Path, files: dict[str, bytes], units: list[str]) -> dic
                     f"{UNITDIR}/{unit}",
                     f"/etc/systemd/system/{unit}",
                 ):
-                    data = _read_from_image(image, cand)
+                    data = ext4.read(image, cand)
                     if data:
                         break
             if data is None:
@@ -298,41 +268,21 @@ def prepare(st: Standin, ov: Overlay | None, out: Path) -> Path:
         _grow(out, ov.payload)
     links = _enable_links(st.base, ov.files, ov.enable)
     with tempfile.TemporaryDirectory(prefix="standin-files.") as tmp:
-        cmds: list[str] = []
-        made: set[str] = set()
-
-        def mkdirs(path: str) -> None:
-            parts = path.strip("/").split("/")[:-1]
-            for i in range(1, len(parts) + 1):
-                d = "/" + "/".join(parts[:i])
-                if d not in made:
-                    made.add(d)
-                    cmds.append(f"mkdir {d}")
-
+        script = ext4.Script()
         for p in ov.remove:
-            cmds.append(f"rm {p}")
+            script.rm(p)
         for d in ov.dirs:
-            mkdirs(d + "/x")
-            cmds += [f"sif {d} mode 04{ov.modes.get(d, 0o700):04o}"]
+            script.dir(d, ov.modes.get(d, 0o700))
         for i, (path, data) in enumerate(sorted({**ov.payload, **ov.files}.items())):
             src = Path(tmp) / f"f{i}"
             src.write_bytes(data)
-            mkdirs(path)
-            mode = ov.modes.get(path, 0o755 if data.startswith(b"#!") else 0o644)
-            cmds += [
-                f"rm {path}",
-                f"write {src} {path}",
-                f"sif {path} mode 0{0o100000 | mode:o}",
-                f"sif {path} uid 0",
-                f"sif {path} gid 0",
-            ]
+            script.put(src, path, ov.modes.get(path, 0o755 if data.startswith(b"#!") else 0o644))
         for path, target in sorted({**ov.symlinks, **links}.items()):
-            mkdirs(path)
-            cmds += [f"rm {path}", f"symlink {path} {target}"]
-        _debugfs(out, "\n".join(cmds) + "\n")
+            script.symlink(path, target)
+        script.apply(out)
     # prove what landed: every file reads back byte for byte
     for path, data in ov.files.items():
-        if _read_from_image(out, path) != data:
+        if ext4.read(out, path) != data:
             raise UserError(f"writing {path} into {out} with debugfs did not stick")
     return out
 
@@ -342,7 +292,7 @@ def _grow(image: Path, payload: dict[str, bytes]) -> None:
     extra_mb = 3 * sum(map(len, payload.values())) // (1 << 20) + 256
     size = image.stat().st_size
     os.truncate(image, size + extra_mb * (1 << 20))
-    program.run(["resize2fs", "-f", str(image)], what=f"resize2fs {image} failed", fix=_IMAGE_FIX)
+    program.run(["resize2fs", "-f", str(image)], what=f"resize2fs {image} failed", fix=ext4.IMAGE_FIX)
 
 
 def overlay_digest(ov: Overlay | None) -> str:

@@ -24,7 +24,7 @@ from pathlib import Path
 from generator import paths, program
 from generator.errors import UserError
 from generator.layer import disk_layout as dl
-from generator.qemu import login, standin
+from generator.qemu import debs, ext4, login, standin
 from generator.qemu.console import Console
 from generator.qemu.machine import BootSpec, command
 
@@ -78,58 +78,30 @@ def initrd_for(st: standin.Standin, root_dev: str, out: Path) -> Path:
 SFDISK_DEBS = ("fdisk", "libfdisk1", "libreadline8", "libsmartcols1", "libtinfo6")
 
 
-def _deb(cache: Path, name: str) -> Path:
-    found = sorted(cache.glob(f"{name}_*_arm64.deb"))
-    if not found:
-        proc = subprocess.run(
-            ["apt-get", "download", "-q", f"{name}:arm64"], cwd=cache, capture_output=True, text=True
-        )
-        found = sorted(cache.glob(f"{name}_*_arm64.deb"))
-        if proc.returncode != 0 or not found:
-            raise UserError(
-                f"apt-get download {name}:arm64 failed (needs the Debian archive once; "
-                f"prepare with: cd {cache} && apt-get download {name}:arm64)"
-            )
-    return found[-1]
-
-
-def _merged_usr(path: str) -> str:
-    """bookworm's packages still ship /sbin, /lib; the image has merged /usr (debugfs does not
-    follow the /sbin -> usr/sbin symlink)."""
-    for top in ("/sbin/", "/bin/", "/lib/"):
-        if path.startswith(top):
-            return "/usr" + path
-    return path
-
-
 def add_sfdisk(st: standin.Standin, rootfs: Path, work: Path) -> list[str]:
     """Put Debian's sfdisk (and the libraries the stand-in lacks) into ``rootfs``; returns what was added."""
-    cache = st.dir.parent / "debs"
-    cache.mkdir(exist_ok=True)
-    tree = work / "sfdisk-debs"
-    for name in SFDISK_DEBS:
-        _run("dpkg-deb", "-x", str(_deb(cache, name)), str(tree))
+    tree = debs.unpack(st.dir.parent / "debs", SFDISK_DEBS, work / "sfdisk-debs")
     files: dict[str, bytes] = {}
     for f in sorted(tree.rglob("*")):
-        rel = _merged_usr("/" + str(f.relative_to(tree)))
+        rel = debs.merged_usr("/" + str(f.relative_to(tree)))
         wanted = rel.endswith("/sbin/sfdisk") or ("/lib/" in rel and ".so." in f.name)
         if wanted and f.is_file() and not f.is_symlink():
             files[rel] = f.read_bytes()
-    cmds, added = [], []
+    script, added = ext4.Script(), []
     for i, (path, data) in enumerate(sorted(files.items())):
-        if standin._read_from_image(rootfs, path) is not None:
+        if ext4.read(rootfs, path) is not None:
             continue  # the stand-in has this library already
         src = work / f"sfdisk-file{i}"
         src.write_bytes(data)
-        cmds += [f"write {src} {path}", f"sif {path} mode 0100755"]
+        script.put(src, path, 0o755)
         added.append(path)
     # the .so.N names the binaries ask for are symlinks in the packages
     for f in sorted(tree.rglob("*.so.*")):
-        rel = _merged_usr("/" + str(f.relative_to(tree)))
-        if f.is_symlink() and standin._read_from_image(rootfs, rel) is None:
-            cmds.append(f"symlink {rel} {f.readlink()}")
+        rel = debs.merged_usr("/" + str(f.relative_to(tree)))
+        if f.is_symlink() and not ext4.exists(rootfs, rel):
+            script.symlink(rel, str(f.readlink()))
             added.append(rel)
-    standin._debugfs(rootfs, "\n".join(cmds) + "\n")
+    script.apply(rootfs)
     return added
 
 
@@ -148,30 +120,17 @@ def add_admin(rootfs: Path, work: Path) -> str:
         "/etc/shadow": "admin:*:20000:0:99999:7:::\n",
         "/etc/group": f"admin:x:{ADMIN_UID}:\n",
     }
-    cmds = []
+    script = ext4.Script()
     for i, (path, line) in enumerate(entries.items()):
-        text = (standin._read_from_image(rootfs, path) or b"").decode() + line
+        text = (ext4.read(rootfs, path) or b"").decode() + line
         (work / f"admin-{i}").write_text(text)
-        cmds += [
-            f"rm {path}",
-            f"write {work / f'admin-{i}'} {path}",
-            f"sif {path} mode 0{0o100640 if path == '/etc/shadow' else 0o100644:o}",
-        ]
-    cmds += [
-        "mkdir /home/admin",
-        f"sif /home/admin uid {ADMIN_UID}",
-        f"sif /home/admin gid {ADMIN_UID}",
-        "sif /home/admin mode 040750",
-    ]
-    script, service = "/usr/libexec/rcar-k8s/admin-keys", f"{standin.UNITDIR}/{unit}"
-    cmds += [
-        f"write {files / 'admin-keys'} {script}",
-        f"sif {script} mode 0100755",
-        f"write {files / unit} {service}",
-        f"sif {service} mode 0100644",
-        f"symlink /etc/systemd/system/multi-user.target.wants/{unit} {service}",
-    ]
-    standin._debugfs(rootfs, "\n".join(cmds) + "\n")
+        script.put(work / f"admin-{i}", path, 0o640 if path == "/etc/shadow" else 0o644)
+    script.dir("/home/admin", 0o750, ADMIN_UID, ADMIN_UID)
+    script.put(files / "admin-keys", "/usr/libexec/rcar-k8s/admin-keys", 0o755)
+    service = f"{standin.UNITDIR}/{unit}"
+    script.put(files / unit, service, 0o644)
+    script.symlink(f"/etc/systemd/system/multi-user.target.wants/{unit}", service)
+    script.apply(rootfs)
     return unit
 
 
@@ -186,13 +145,10 @@ def build_disk(rootfs: Path, out: Path, disk_bytes: int, config_files: dict[str,
     root_dev = f"/dev/vda{dl.ROOT.number}"
     fstab = "\n".join([f"{root_dev}\t/\text4\trw,relatime\t0\t1", *dl.fstab_lines()]) + "\n"
     (work / "fstab").write_text(fstab)
-    cmds = [
-        f"mkdir {dl.CONFIG.mountpoint.rsplit('/', 1)[0]}",
-        f"mkdir {dl.CONFIG.mountpoint}",
-        "rm /etc/fstab",
-        f"write {work / 'fstab'} /etc/fstab",
-    ]
-    standin._debugfs(rootfs, "\n".join(cmds) + "\n")
+    script = ext4.Script()
+    script.parents(dl.CONFIG.mountpoint + "/x")
+    script.put(work / "fstab", "/etc/fstab", 0o644)
+    script.apply(rootfs)
     # data: the root's /var/lib (wic --change-directory var/lib)
     varlib = work / "varlib"
     varlib.mkdir()

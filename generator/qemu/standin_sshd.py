@@ -17,8 +17,8 @@ from pathlib import Path
 
 from generator import paths
 from generator.errors import UserError
-from generator.qemu import standin
-from generator.qemu.standin_disk import _deb, _merged_usr, _run
+from generator.qemu import debs, ext4, standin
+from generator.qemu.standin_disk import _run
 
 # libwrap0 (+ its libnsl2): the libraries of sshd that minbase lacks. libnss-myhostname: poky's
 # systemd builds nss-myhostname (scarthgap systemd_255.21.bb PACKAGECONFIG "myhostname") and its
@@ -70,49 +70,27 @@ def wired_network() -> tuple[bytes, str]:
     return WIRED_FALLBACK.encode(), f"the [Match]/[Network] lines of poky's {POKY_WIRED} (no poky mirror)"
 
 
-def _exists(image: Path, path: str) -> bool:
-    """A file or symlink at ``path`` (debugfs cat does not follow symlinks)."""
-    proc = subprocess.run(["debugfs", "-R", f"stat {path}", str(image)], capture_output=True, text=True)
-    return "Inode:" in proc.stdout
-
-
 def add_sshd(st: standin.Standin, rootfs: Path, work: Path) -> list[str]:
     """Install sshd + sudo into ``rootfs`` (an ext4 image); returns the paths written."""
-    cache = st.dir.parent / "debs"
-    cache.mkdir(exist_ok=True)
-    tree = work / "sshd-debs"
-    for name in DEBS:
-        _run("dpkg-deb", "-x", str(_deb(cache, name)), str(tree))
-    cmds: list[str] = []
-    made: set[str] = set()
+    tree = debs.unpack(st.dir.parent / "debs", DEBS, work / "sshd-debs")
+    script = ext4.Script()
     added: list[str] = []
 
-    def mkdirs(path: str) -> None:
-        parts = path.strip("/").split("/")[:-1]
-        for i in range(1, len(parts) + 1):
-            d = "/" + "/".join(parts[:i])
-            if d not in made:
-                made.add(d)
-                cmds.append(f"mkdir {d}")
-
     def put(src: Path, path: str, mode: int) -> None:
-        mkdirs(path)
-        cmds.extend([f"rm {path}", f"write {src} {path}", f"sif {path} mode 0{0o100000 | mode:o}",
-                     f"sif {path} uid 0", f"sif {path} gid 0"])  # fmt: skip
+        script.put(src, path, mode)
         added.append(path)
 
     for f in sorted(tree.rglob("*")):
-        rel = _merged_usr("/" + str(f.relative_to(tree)))
+        rel = debs.merged_usr("/" + str(f.relative_to(tree)))
         if rel.startswith(SKIP):
             continue
         if f.is_dir():
-            mkdirs(rel + "/x")  # empty ones too (/etc/ssh/sshd_config.d, which sshd_config includes)
+            script.parents(rel + "/x")  # empty ones too (/etc/ssh/sshd_config.d, which sshd_config includes)
             continue
-        if standin._read_from_image(rootfs, rel) is not None:
+        if ext4.read(rootfs, rel) is not None:
             continue  # a library the stand-in has already
         if f.is_symlink():
-            mkdirs(rel)
-            cmds.append(f"symlink {rel} {f.readlink()}")
+            script.symlink(rel, str(f.readlink()))
             added.append(rel)
         else:
             put(f, rel, f.stat().st_mode & 0o7777)  # keeps sudo's setuid bit
@@ -129,10 +107,10 @@ def add_sshd(st: standin.Standin, rootfs: Path, work: Path) -> list[str]:
             ("/etc/shadow", "sshd:*:20000:0:99999:7:::\n"),
         )  # fmt: skip
     ):
-        text = (standin._read_from_image(rootfs, path) or b"").decode() + line
+        text = (ext4.read(rootfs, path) or b"").decode() + line
         (work / f"sshd-user-{i}").write_text(text)
         put(work / f"sshd-user-{i}", path, 0o640 if path == "/etc/shadow" else 0o644)
-    nsswitch = (standin._read_from_image(rootfs, "/etc/nsswitch.conf") or b"").decode()
+    nsswitch = (ext4.read(rootfs, "/etc/nsswitch.conf") or b"").decode()
     (work / "nsswitch.conf").write_text(with_myhostname(nsswitch))
     put(work / "nsswitch.conf", "/etc/nsswitch.conf", 0o644)
     # the layer's sudoers drop-in, as the rcar-k8s-access recipe installs it
@@ -142,31 +120,27 @@ def add_sshd(st: standin.Standin, rootfs: Path, work: Path) -> list[str]:
     put(work / "80-wired.network", "/usr/lib/systemd/network/80-wired.network", 0o644)
     # deb-systemd-helper enable ssh.service: WantedBy=multi-user.target, Alias=sshd.service
     unit = "/usr/lib/systemd/system/ssh.service"
-    cmds += [
-        "mkdir /etc/systemd/system/multi-user.target.wants",
-        "rm /etc/systemd/system/multi-user.target.wants/ssh.service",
-        f"symlink /etc/systemd/system/multi-user.target.wants/ssh.service {unit}",
-        "rm /etc/systemd/system/sshd.service",
-        f"symlink /etc/systemd/system/sshd.service {unit}",
-        # systemctl enable systemd-networkd: WantedBy=multi-user.target, Also=systemd-networkd.socket
-        "mkdir /etc/systemd/system/sockets.target.wants",
-        "symlink /etc/systemd/system/multi-user.target.wants/systemd-networkd.service "
-        "/usr/lib/systemd/system/systemd-networkd.service",
-        "symlink /etc/systemd/system/sockets.target.wants/systemd-networkd.socket "
+    wants = "/etc/systemd/system/multi-user.target.wants"
+    script.symlink(f"{wants}/ssh.service", unit)
+    script.symlink("/etc/systemd/system/sshd.service", unit)
+    # systemctl enable systemd-networkd: WantedBy=multi-user.target, Also=systemd-networkd.socket
+    script.symlink(f"{wants}/systemd-networkd.service", "/usr/lib/systemd/system/systemd-networkd.service")
+    script.symlink(
+        "/etc/systemd/system/sockets.target.wants/systemd-networkd.socket",
         "/usr/lib/systemd/system/systemd-networkd.socket",
-    ]
-    standin._debugfs(rootfs, "\n".join(cmds) + "\n")
+    )
+    script.apply(rootfs)
     # every library an added program needs must be there: a missing one is sshd exiting 127 at boot
     for f in sorted(tree.rglob("*")):
         if f.is_file() and not f.is_symlink() and f.read_bytes()[:4] == b"\x7fELF":
             dyn = subprocess.run(["readelf", "-d", str(f)], capture_output=True, text=True).stdout
             for lib in re.findall(r"\(NEEDED\)\s+Shared library: \[([^]]+)\]", dyn):
-                if not any(_exists(rootfs, d + lib) for d in LIBDIRS):
+                if not any(ext4.exists(rootfs, d + lib) for d in LIBDIRS):
                     raise UserError(
                         f"{f.name} needs {lib}, which is not in {rootfs}: add its package to DEBS"
                     )
     for must in ("/usr/sbin/sshd", "/usr/bin/sudo", unit, "/etc/sudoers"):
-        if standin._read_from_image(rootfs, must) is None:
+        if ext4.read(rootfs, must) is None:
             raise UserError(f"{must} did not land in {rootfs}")
     return added
 
@@ -178,19 +152,7 @@ def build_time_key(rootfs: Path, pub: str, work: Path) -> None:
 
     (work / "authorized_keys").write_text(pub + "\n")
     ssh = "/home/admin/.ssh"
-    standin._debugfs(
-        rootfs,
-        "\n".join(
-            [
-                f"mkdir {ssh}",
-                f"sif {ssh} mode 040700",
-                f"sif {ssh} uid {ADMIN_UID}",
-                f"sif {ssh} gid {ADMIN_UID}",
-                f"write {work / 'authorized_keys'} {ssh}/authorized_keys",
-                f"sif {ssh}/authorized_keys mode 0100600",
-                f"sif {ssh}/authorized_keys uid {ADMIN_UID}",
-                f"sif {ssh}/authorized_keys gid {ADMIN_UID}",
-            ]  # fmt: skip
-        )
-        + "\n",
-    )
+    script = ext4.Script()
+    script.dir(ssh, 0o700, ADMIN_UID, ADMIN_UID)
+    script.put(work / "authorized_keys", f"{ssh}/authorized_keys", 0o600, ADMIN_UID, ADMIN_UID)
+    script.apply(rootfs)
