@@ -16,42 +16,10 @@ import re
 import signal
 import subprocess
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
-from tests.etcd.etcdlab import SCRIPTS, EtcdTools, free_port
-
-MANIFEST = """\
-apiVersion: v1
-kind: Pod
-metadata:
-  labels:
-    component: etcd
-    tier: control-plane
-  name: etcd
-  namespace: kube-system
-spec:
-  containers:
-  - command:
-    - etcd
-    - --advertise-client-urls={client}
-    - --cert-file={pki}/server.crt
-    - --client-cert-auth=true
-    - --data-dir={data}
-    - --initial-advertise-peer-urls={peer}
-    - --initial-cluster={cluster}
-{state}    - --key-file={pki}/server.key
-    - --listen-client-urls={client}
-    - --listen-metrics-urls=http://127.0.0.1:{metrics}
-    - --listen-peer-urls={peer}
-    - --name={name}
-    - --peer-client-cert-auth=true
-    - --snapshot-count=10000
-    - --trusted-ca-file={pki}/ca.crt
-    image: registry.k8s.io/etcd:3.6.8-0
-    imagePullPolicy: IfNotPresent
-    name: etcd
-"""
+from tests.etcd.etcdlab import SCRIPTS, Etcd, EtcdTools
 
 
 def mount_tmpfs(path: Path) -> None:
@@ -70,89 +38,12 @@ def unmount(path: Path) -> None:
 
 
 @dataclass
-class Member:
-    tools: EtcdTools
-    root: Path
-    pki: dict[str, Path]
-    name: str
-    client_port: int = field(default_factory=free_port)
-    peer_port: int = field(default_factory=free_port)
-    metrics_port: int = field(default_factory=free_port)
-    proc: subprocess.Popen[bytes] | None = None
+class Member(Etcd):
+    """A control-plane member: its data dir on its own real tmpfs, its manifest written by
+    form_cluster/join the way kubeadm init/join write it, power cuts and lost RAM."""
 
-    def __post_init__(self) -> None:
-        self.data = self.root / "var-lib-etcd"
-        self.backup = self.root / "var-lib-etcd-backup"
-        self.manifest = self.root / "manifests" / "etcd.yaml"
-        self.log = self.root / "etcd.log"
-        self.manifest.parent.mkdir(parents=True, exist_ok=True)
-        mount_tmpfs(self.data)
-
-    @property
-    def client_url(self) -> str:
-        return f"https://127.0.0.1:{self.client_port}"
-
-    @property
-    def peer_url(self) -> str:
-        return f"http://127.0.0.1:{self.peer_port}"
-
-    def write_manifest(self, cluster: str, existing: bool) -> None:
-        self.manifest.write_text(
-            MANIFEST.format(
-                client=self.client_url,
-                peer=self.peer_url,
-                name=self.name,
-                data=self.data,
-                pki=self.pki["ca.crt"].parent,
-                metrics=self.metrics_port,
-                cluster=cluster,
-                state="    - --initial-cluster-state=existing\n" if existing else "",
-            )
-        )
-
-    def manifest_command(self) -> list[str]:
-        """The static pod's command list, as kubelet would run it (first word: the etcd binary)."""
-        lines = self.manifest.read_text().splitlines()
-        start = lines.index("  - command:") + 1
-        cmd = []
-        for line in lines[start:]:
-            m = re.match(r"^    - (.*)$", line)
-            if not m:
-                break
-            cmd.append(m.group(1).strip("\"'"))
-        assert cmd[0] == "etcd", cmd
-        return [self.tools.etcd, *cmd[1:]]
-
-    def flag(self, name: str) -> str | None:
-        for arg in self.manifest_command():
-            if arg.startswith(f"--{name}="):
-                return arg.split("=", 1)[1]
-        return None
-
-    # -- the process runner (kubelet's part) --------------------------------------------------
-    def launch(self) -> None:
-        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
-        with self.log.open("ab") as log:
-            self.proc = subprocess.Popen(
-                self.manifest_command(), stdout=log, stderr=subprocess.STDOUT, env=env
-            )
-
-    def wait_healthy(self, timeout: float = 60) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc is not None and self.proc.poll() is not None:
-                raise RuntimeError(f"{self.name}: etcd exited {self.proc.returncode}:\n{self.tail()}")
-            if self.ctl("endpoint", "health", check=False).returncode == 0:
-                return
-            time.sleep(0.3)
-        raise RuntimeError(f"{self.name}: etcd not healthy in {timeout} s:\n{self.tail()}")
-
-    def start(self) -> None:
-        self.launch()
-        self.wait_healthy()
-
-    def tail(self) -> str:
-        return self.log.read_text(errors="replace")[-3000:] if self.log.exists() else ""
+    def make_data_dir(self) -> None:
+        mount_tmpfs(self.data)  # form_cluster/join then write the manifest kubeadm init/join would
 
     def kill(self) -> None:
         """Power cut: SIGKILL, no clean close."""
@@ -161,36 +52,10 @@ class Member:
             self.proc.wait()
         self.proc = None
 
-    def stop(self) -> None:
-        """kubelet stopping the pod at shutdown: SIGTERM."""
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.proc = None
-
     def lose_ram(self) -> None:
         """The tmpfs after a reboot: unmounted and mounted again, empty."""
         subprocess.run(["umount", str(self.data)], check=True, capture_output=True)
         mount_tmpfs(self.data)
-
-    # -- clients ---------------------------------------------------------------------------------
-    def ctl(self, *args: str, check: bool = True, timeout: float = 30) -> subprocess.CompletedProcess[str]:
-        cmd = [
-            self.tools.etcdctl,
-            f"--endpoints={self.client_url}",
-            f"--cacert={self.pki['ca.crt']}",
-            f"--cert={self.pki['healthcheck-client.crt']}",
-            f"--key={self.pki['healthcheck-client.key']}",
-            "--dial-timeout=2s",
-            "--command-timeout=5s",
-            *args,
-        ]
-        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "ETCDCTL_API": "3"}
-        return subprocess.run(cmd, capture_output=True, text=True, env=env, check=check, timeout=timeout)
 
     def status(self) -> dict:
         out = self.ctl("endpoint", "status", "-w", "json").stdout
@@ -205,36 +70,13 @@ class Member:
         return dict(zip(out[0::2], out[1::2], strict=True))
 
     def script_env(self, **extra: str) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("ETCD_", "ETCDCTL_"))}
-        env.update(self.tools.env())
-        env.update(
-            {
-                "ETCD_TMPFS_DATA_DIR": str(self.data),
-                "ETCD_TMPFS_BACKUP_DIR": str(self.backup),
-                "ETCD_TMPFS_MANIFEST": str(self.manifest),
-                "ETCD_TMPFS_ENDPOINT": self.client_url,
-                "ETCD_TMPFS_CACERT": str(self.pki["ca.crt"]),
-                "ETCD_TMPFS_CERT": str(self.pki["healthcheck-client.crt"]),
-                "ETCD_TMPFS_KEY": str(self.pki["healthcheck-client.key"]),
-                "ETCD_TMPFS_LOCK_TIMEOUT": "5",
-                "ETCD_TMPFS_PROBE_TIMEOUT": "4s",
-                # test pacing (production: 30 s settle, 5 s poll)
-                "ETCD_TMPFS_RESTORE_SETTLE": "2",
-                "ETCD_TMPFS_POLL_INTERVAL": "1",
-                "ETCD_TMPFS_REJOIN_TIMEOUT": "90",
-            }
-        )
-        env.update(extra)
-        return env
-
-    def script(self, name: str, *args: str, **extra: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [str(SCRIPTS / name), *args],
-            env=self.script_env(**extra),
-            capture_output=True,
-            text=True,
-            timeout=180,
-        )
+        # test pacing (production: 30 s settle, 5 s poll)
+        pacing = {
+            "ETCD_TMPFS_RESTORE_SETTLE": "2",
+            "ETCD_TMPFS_POLL_INTERVAL": "1",
+            "ETCD_TMPFS_REJOIN_TIMEOUT": "90",
+        }
+        return super().script_env(**{**pacing, **extra})
 
     def spawn_restore(self, **extra: str) -> subprocess.Popen[str]:
         return subprocess.Popen(
@@ -244,9 +86,6 @@ class Member:
             stderr=subprocess.PIPE,
             text=True,
         )
-
-    def snapshots(self) -> list[Path]:
-        return sorted(self.backup.glob("snapshot-*.db")) if self.backup.is_dir() else []
 
 
 def form_cluster(tools: EtcdTools, root: Path, pki: dict[str, Path], names: list[str]) -> list[Member]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import platform
+import re
 import shutil
 import signal
 import socket
@@ -122,6 +123,10 @@ def make_pki(d: Path) -> dict[str, Path]:
     }
 
 
+# The static pod manifest kubeadm writes for etcd (kubeadm's etcd phase: annotations, labels, the
+# command flags in kubeadm's sorted order), with the test's paths and ports. ``{state}`` is the
+# --initial-cluster-state=existing line a joining control plane gets; etcd-restore rewrites
+# --initial-cluster and that line, and the runner starts etcd with whatever the file says.
 KUBEADM_MANIFEST = """\
 apiVersion: v1
 kind: Pod
@@ -142,8 +147,8 @@ spec:
     - --client-cert-auth=true
     - --data-dir={data}
     - --initial-advertise-peer-urls={peer}
-    - --initial-cluster={name}={peer}
-    - --key-file={pki}/server.key
+    - --initial-cluster={cluster}
+{state}    - --key-file={pki}/server.key
     - --listen-client-urls={client}
     - --listen-metrics-urls=http://127.0.0.1:{metrics}
     - --listen-peer-urls={peer}
@@ -152,13 +157,16 @@ spec:
     - --snapshot-count=10000
     - --trusted-ca-file={pki}/ca.crt
     image: registry.k8s.io/etcd:3.6.8-0
+    imagePullPolicy: IfNotPresent
     name: etcd
 """
 
 
 @dataclass
 class Etcd:
-    """One etcd member run the way kubeadm's static pod runs it (flags from the manifest it writes)."""
+    """One etcd member run the way the kubelet runs kubeadm's static pod: with exactly the
+    ``command:`` of its manifest, read fresh at every start (peer over http on loopback keeps the
+    test small). A single control plane by default; tests.etcd.cluster.Member makes several."""
 
     tools: EtcdTools
     root: Path
@@ -174,18 +182,12 @@ class Etcd:
         self.backup = self.root / "var-lib-etcd-backup"
         self.manifest = self.root / "manifests" / "etcd.yaml"
         self.log = self.root / "etcd.log"
-        self.data.mkdir(mode=0o700, parents=True, exist_ok=True)
         self.manifest.parent.mkdir(parents=True, exist_ok=True)
-        self.manifest.write_text(
-            KUBEADM_MANIFEST.format(
-                client=self.client_url,
-                peer=self.peer_url,
-                name=self.name,
-                data=self.data,
-                pki=self.pki["ca.crt"].parent,
-                metrics=self.metrics_port,
-            )
-        )
+        self.make_data_dir()
+        self.write_manifest(f"{self.name}={self.peer_url}", existing=False)
+
+    def make_data_dir(self) -> None:
+        self.data.mkdir(mode=0o700, parents=True, exist_ok=True)
 
     @property
     def client_url(self) -> str:
@@ -194,6 +196,97 @@ class Etcd:
     @property
     def peer_url(self) -> str:
         return f"http://127.0.0.1:{self.peer_port}"
+
+    def write_manifest(self, cluster: str, existing: bool) -> None:
+        self.manifest.write_text(
+            KUBEADM_MANIFEST.format(
+                client=self.client_url,
+                peer=self.peer_url,
+                name=self.name,
+                data=self.data,
+                pki=self.pki["ca.crt"].parent,
+                metrics=self.metrics_port,
+                cluster=cluster,
+                state="    - --initial-cluster-state=existing\n" if existing else "",
+            )
+        )
+
+    def manifest_command(self) -> list[str]:
+        """The static pod's command list, as the kubelet would run it (first word: the etcd binary)."""
+        lines = self.manifest.read_text().splitlines()
+        start = lines.index("  - command:") + 1
+        cmd = []
+        for line in lines[start:]:
+            m = re.match(r"^    - (.*)$", line)
+            if not m:
+                break
+            cmd.append(m.group(1).strip("\"'"))
+        assert cmd[0] == "etcd", cmd
+        return [self.tools.etcd, *cmd[1:]]
+
+    def flag(self, name: str) -> str | None:
+        for arg in self.manifest_command():
+            if arg.startswith(f"--{name}="):
+                return arg.split("=", 1)[1]
+        return None
+
+    # -- the process runner (the kubelet's part) -----------------------------------------------
+    def launch(self) -> None:
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
+        with self.log.open("ab") as log:
+            self.proc = subprocess.Popen(
+                self.manifest_command(), stdout=log, stderr=subprocess.STDOUT, env=env
+            )
+
+    def wait_healthy(self, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc is not None and self.proc.poll() is not None:
+                raise RuntimeError(f"{self.name}: etcd exited {self.proc.returncode}:\n{self.tail()}")
+            if self.ctl("endpoint", "health", check=False).returncode == 0:
+                return
+            time.sleep(0.3)
+        raise RuntimeError(f"{self.name}: etcd not healthy in {timeout} s:\n{self.tail()}")
+
+    def start(self) -> None:
+        self.launch()
+        self.wait_healthy()
+
+    def tail(self) -> str:
+        return self.log.read_text(errors="replace")[-3000:] if self.log.exists() else ""
+
+    def stop(self) -> None:
+        """The kubelet stopping the pod at shutdown: SIGTERM."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+    # -- clients ---------------------------------------------------------------------------------
+    def ctl(self, *args: str, check: bool = True, timeout: float = 30) -> subprocess.CompletedProcess[str]:
+        cmd = [
+            self.tools.etcdctl,
+            f"--endpoints={self.client_url}",
+            f"--cacert={self.pki['ca.crt']}",
+            f"--cert={self.pki['healthcheck-client.crt']}",
+            f"--key={self.pki['healthcheck-client.key']}",
+            "--dial-timeout=2s",
+            "--command-timeout=5s",
+            *args,
+        ]
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "ETCDCTL_API": "3"}
+        return subprocess.run(cmd, capture_output=True, text=True, env=env, check=check, timeout=timeout)
+
+    def put(self, key: str, value: str) -> None:
+        self.ctl("put", key, value)
+
+    def get(self, key: str) -> str | None:
+        out = self.ctl("get", key, "--print-value-only").stdout
+        return out.rstrip("\n") if out else None
 
     def script_env(self, **extra: str) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("ETCD_", "ETCDCTL_"))}
@@ -222,66 +315,6 @@ class Etcd:
             text=True,
             timeout=180,
         )
-
-    def start(self) -> None:
-        # the exact flags of the kubeadm manifest (peer over http on loopback keeps the test small)
-        args = [
-            self.tools.etcd,
-            f"--name={self.name}",
-            f"--data-dir={self.data}",
-            f"--listen-client-urls={self.client_url}",
-            f"--advertise-client-urls={self.client_url}",
-            f"--listen-peer-urls={self.peer_url}",
-            f"--initial-advertise-peer-urls={self.peer_url}",
-            f"--initial-cluster={self.name}={self.peer_url}",
-            f"--listen-metrics-urls=http://127.0.0.1:{self.metrics_port}",
-            f"--cert-file={self.pki['server.crt']}",
-            f"--key-file={self.pki['server.key']}",
-            f"--trusted-ca-file={self.pki['ca.crt']}",
-            "--client-cert-auth=true",
-            "--snapshot-count=10000",
-        ]
-        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
-        with self.log.open("ab") as log:
-            self.proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT, env=env)
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"etcd exited {self.proc.returncode}:\n{self.log.read_text()[-3000:]}")
-            if self.ctl("endpoint", "health", check=False).returncode == 0:
-                return
-            time.sleep(0.3)
-        raise RuntimeError(f"etcd not healthy in 30 s:\n{self.log.read_text()[-3000:]}")
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.proc = None
-
-    def ctl(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        cmd = [
-            self.tools.etcdctl,
-            f"--endpoints={self.client_url}",
-            f"--cacert={self.pki['ca.crt']}",
-            f"--cert={self.pki['healthcheck-client.crt']}",
-            f"--key={self.pki['healthcheck-client.key']}",
-            "--dial-timeout=2s",
-            *args,
-        ]
-        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "ETCDCTL_API": "3"}
-        return subprocess.run(cmd, capture_output=True, text=True, env=env, check=check, timeout=30)
-
-    def put(self, key: str, value: str) -> None:
-        self.ctl("put", key, value)
-
-    def get(self, key: str) -> str | None:
-        out = self.ctl("get", key, "--print-value-only").stdout
-        return out.rstrip("\n") if out else None
 
     def wipe(self) -> None:
         """What a reboot does to the tmpfs: the data dir is empty again."""

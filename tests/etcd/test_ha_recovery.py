@@ -50,7 +50,7 @@ def put_keys(m: Member, prefix: str, n: int) -> dict[str, str]:
 
 def snapshot_all(members: list[Member], *args: str) -> None:
     for m in members:
-        res = m.script("etcd-snapshot", *args)
+        res = m.run_script("etcd-snapshot", *args)
         assert res.returncode == 0, res.stderr
 
 
@@ -97,7 +97,7 @@ def test_one_member_wiped_rejoins_with_every_key(cluster: list[Member], with_sna
     b.lose_ram()
     t0 = time.monotonic()
     extra = {} if with_snapshot else {"ETCD_TMPFS_PEER_CLIENT_URLS": f"{a.client_url} {c.client_url}"}
-    res = b.script("etcd-restore", **extra)
+    res = b.run_script("etcd-restore", **extra)
     assert res.returncode == 0, res.stderr
     assert f"removing this member's old ID {old_id}" in res.stderr
     assert "rejoined" in res.stderr
@@ -160,7 +160,7 @@ def test_two_nodes_booting_at_the_same_instant_make_one_cluster(cluster: list[Me
     for m in (a, b):
         assert wait_local(m, "/registry/kept/", kept) == kept
     # and the third, booting late, joins that same cluster
-    res = c.script("etcd-restore")
+    res = c.run_script("etcd-restore")
     assert res.returncode == 0 and "rejoined" in res.stderr, res.stderr
     c.start()
     assert_one_cluster_of(cluster, NAMES)
@@ -221,11 +221,11 @@ def test_clean_shutdown_of_all_three_loses_nothing(cluster: list[Member]) -> Non
     # (worst order: its snapshot is the one restored). cp-c's etcd is already gone when its unit
     # runs (offline copy of the closed db).
     for m in (a, b):
-        res = m.script("etcd-snapshot", "--shutdown")
+        res = m.run_script("etcd-snapshot", "--shutdown")
         assert res.returncode == 0, res.stderr
         m.stop()
     c.stop()
-    res = c.script("etcd-snapshot", "--shutdown")
+    res = c.run_script("etcd-snapshot", "--shutdown")
     assert res.returncode == 0, res.stderr
     for m in cluster:
         m.lose_ram()
@@ -290,7 +290,7 @@ def members_check(m: Member) -> subprocess.CompletedProcess[str]:
     unit = (SCRIPTS / "etcd-members-check.service").read_text()
     cmd = re.search(r"^ExecStart=@ETCD_TMPFS_LIBEXECDIR@/(\S+)(.*)$", unit, re.M)
     assert cmd, unit
-    return m.script(cmd.group(1), *cmd.group(2).split())
+    return m.run_script(cmd.group(1), *cmd.group(2).split())
 
 
 def backup_state(m: Member) -> dict[str, tuple[int, int]]:
