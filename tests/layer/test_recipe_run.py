@@ -315,8 +315,10 @@ def test_broken_copies_fail_naming_their_defect() -> None:
     assert has("rcar-broken-empty:", "package rcar-broken-empty is empty"), text
 
 
-def test_standin_boots_what_the_recipes_install() -> None:
-    """Item 3: the qemuarm64 recipe output (the run above) laid over the stand-in, booted, checked."""
+@pytest.mark.parametrize("role", ["worker", "control-plane"])
+def test_standin_boots_what_the_recipes_install(role: str) -> None:
+    """Item 3: the qemuarm64 recipe output (the run above) of each image laid over the stand-in,
+    booted, checked; the control plane's etcd-tmpfs units (recipe-built) must mount and restore."""
     import json
 
     run = ACCEPT / "kaswork" / "build-qemuarm64-k8s" / "rcar-k8s-recipes" / "qemuarm64" / "recipes.json"
@@ -340,7 +342,7 @@ def test_standin_boots_what_the_recipes_install() -> None:
             "--from-recipes",
             str(run),
             "--role",
-            "worker",
+            role,
             "--timeout",
             "900",
         ],
@@ -354,3 +356,6 @@ def test_standin_boots_what_the_recipes_install() -> None:
     assert re.search(
         r"\[ok  \] node_files_installed\s+all \d+ layer node files installed byte for byte", r.stdout
     )
+    if role == "control-plane":
+        for check in ("etcd_tmpfs", "etcd_restore_ran"):
+            assert re.search(rf"\[ok  \] {check}\b", r.stdout), r.stdout[-4000:]
