@@ -29,8 +29,14 @@ TABLE = [
     ("tee", "tee-h3ulcb.srec", "tee-h3ulcb.srec", 0x44100000, 0x200000),
     ("u-boot", "u-boot-elf-h3ulcb.srec", "u-boot-elf-h3ulcb.srec", 0x50000000, 0x640000),
 ]
-SIZES = {"bootparam": 0x200, "bl2": 0x2A000, "cert_header": 0x1000, "bl31": 0x16000, "tee": 0x30000,
-         "u-boot": 0x40000}
+SIZES = {
+    "bootparam": 0x200,
+    "bl2": 0x2A000,
+    "cert_header": 0x1000,
+    "bl31": 0x16000,
+    "tee": 0x30000,
+    "u-boot": 0x40000,
+}
 
 
 def make_srec(path: Path, addr: int, size: int, seed: int) -> bytes:
@@ -39,8 +45,20 @@ def make_srec(path: Path, addr: int, size: int, seed: int) -> bytes:
     data = bytes((i * 131 + seed * 17 + (i >> 8)) & 0xFF for i in range(size))
     raw = path.with_suffix(".bin")
     raw.write_bytes(data)
-    subprocess.run([objcopy, "-I", "binary", "-O", "srec", "--srec-forceS3",
-                    f"--change-addresses=0x{addr:x}", str(raw), str(path)], check=True)
+    subprocess.run(
+        [
+            objcopy,
+            "-I",
+            "binary",
+            "-O",
+            "srec",
+            "--srec-forceS3",
+            f"--change-addresses=0x{addr:x}",
+            str(raw),
+            str(path),
+        ],
+        check=True,
+    )
     raw.unlink()
     return data
 
@@ -58,7 +76,7 @@ def old_flash() -> bytearray:
     """HyperFlash with a previous boot chain in every slot, so each write must erase first."""
     flash = bytearray(b"\xff" * 0x4000000)
     for *_, flash_addr in TABLE:
-        flash[flash_addr: flash_addr + 0x100] = b"\x5a" * 0x100
+        flash[flash_addr : flash_addr + 0x100] = b"\x5a" * 0x100
     return flash
 
 
@@ -71,8 +89,19 @@ def fw(old_flash):
 
 
 def _bl(tmp: Path, serial: str, *extra: str):
-    return run_cli("flash", "bootloader", "--files-dir", str(tmp), "--serial", serial, "--yes",
-                   "--log", str(tmp / "console.log"), *extra, timeout=300)
+    return run_cli(
+        "flash",
+        "bootloader",
+        "--files-dir",
+        str(tmp),
+        "--serial",
+        serial,
+        "--yes",
+        "--log",
+        str(tmp / "console.log"),
+        *extra,
+        timeout=300,
+    )
 
 
 def test_writes_every_part_through_rom_upload_and_sup(tmp_path: Path, old_flash):
@@ -94,7 +123,7 @@ def test_writes_every_part_through_rom_upload_and_sup(tmp_path: Path, old_flash)
     assert board.commands == ["SUP"] + ["XLS2"] * 6
     for name, *_, flash_addr in TABLE:
         data = contents[name]
-        assert bytes(board.flash[flash_addr: flash_addr + len(data)]) == data, name
+        assert bytes(board.flash[flash_addr : flash_addr + len(data)]) == data, name
     assert len([e for e in board.events if e.startswith("erased")]) == 6
     # Flash Writer's switch prompts are shown to the user (switch.c SwChgHyperFlash_SKIT).
     assert res.stderr.count("Flash Writer asks: SW1 ON! (Push Y)") == 6
@@ -109,7 +138,7 @@ def test_running_flash_writer_prompt_lf_cr(tmp_path: Path, fw: FlashWriter):
     assert b"\n\r>" in bytes(fw.transcript)
     assert fw.commands == ["XLS2"]
     start = 0x640000
-    assert bytes(fw.flash[start: start + len(contents["u-boot"])]) == contents["u-boot"]
+    assert bytes(fw.flash[start : start + len(contents["u-boot"])]) == contents["u-boot"]
 
 
 def test_misplaced_bl2_refused_before_anything_is_written(tmp_path: Path, fw: FlashWriter, old_flash):
@@ -129,8 +158,9 @@ def test_bootparam_at_wrong_address_program_over_size_fails(tmp_path: Path, fw: 
     part = bootloader.BOARDS["h3ulcb"].parts[0]
     path = tmp_path / part.file
     make_srec(path, 0xE6310000, 0x200, 1)  # below the program top: the flash start wraps around
-    wrong = bootloader.predict(part, path, bootloader.Srec(part.program_addr, part.program_addr,
-                                                            part.program_addr + 0x1FF))
+    wrong = bootloader.predict(
+        part, path, bootloader.Srec(part.program_addr, part.program_addr, part.program_addr + 0x1FF)
+    )
     before = bytes(fw.flash[:0x40000])
     child, ser, close = _console(fw)
     try:
@@ -149,8 +179,9 @@ def test_unexpected_clear_range_is_answered_no(tmp_path: Path, fw: FlashWriter):
     part = bootloader.BOARDS["h3ulcb"].parts[1]
     path = tmp_path / part.file
     make_srec(path, part.program_addr, 0x50000, 2)  # larger than the prediction below assumes
-    small = bootloader.predict(part, path, bootloader.Srec(part.program_addr, part.program_addr,
-                                                            part.program_addr + 0x2A000 - 1))
+    small = bootloader.predict(
+        part, path, bootloader.Srec(part.program_addr, part.program_addr, part.program_addr + 0x2A000 - 1)
+    )
     before = bytes(fw.flash)
     child, ser, close = _console(fw)
     try:
@@ -168,11 +199,19 @@ def test_dram_4x2g_uses_meta_renesas_variant_files(tmp_path: Path):
     deploy_dir(tmp_path, dram="4x2g")
     res = run_cli("flash", "bootloader", "--files-dir", str(tmp_path), "--dram", "4x2g", "--dry-run")
     assert res.returncode == 0, res.stderr
-    files = {line.split()[0]: line.split()[1] for line in res.stdout.splitlines()
-             if line.split() and line.split()[0] in [row[0] for row in TABLE]}
-    assert files == {"bootparam": "bootparam_sa0-4x2g.srec", "bl2": "bl2-h3ulcb-4x2g.srec",
-                     "cert_header": "cert_header_sa6-4x2g.srec", "bl31": "bl31-h3ulcb-4x2g.srec",
-                     "tee": "tee-h3ulcb.srec", "u-boot": "u-boot-elf-h3ulcb.srec"}
+    files = {
+        line.split()[0]: line.split()[1]
+        for line in res.stdout.splitlines()
+        if line.split() and line.split()[0] in [row[0] for row in TABLE]
+    }
+    assert files == {
+        "bootparam": "bootparam_sa0-4x2g.srec",
+        "bl2": "bl2-h3ulcb-4x2g.srec",
+        "cert_header": "cert_header_sa6-4x2g.srec",
+        "bl31": "bl31-h3ulcb-4x2g.srec",
+        "tee": "tee-h3ulcb.srec",
+        "u-boot": "u-boot-elf-h3ulcb.srec",
+    }
     default = run_cli("flash", "bootloader", "--files-dir", str(tmp_path), "--dry-run")
     assert default.returncode == 2 and "missing in" in default.stderr and "bl2-h3ulcb.srec" in default.stderr
 
