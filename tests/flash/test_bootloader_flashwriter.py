@@ -236,3 +236,107 @@ def _console(fw: FlashWriter):
     cm = open_console(fw.path, 115200)
     child = cm.__enter__()
     return child, child.serial, lambda: cm.__exit__(None, None, None)
+
+
+# --- every way Flash Writer can refuse a part, each printed where flash_writer v1.0.12 prints it ---
+@pytest.mark.parametrize(
+    ("program", "flash", "said", "event", "advice"),
+    [
+        # dgLS_Load_Offset2: a program top outside DRAM H'40000000-H'BFFFFFFF / RAM H'E6300000-H'E635FFFF
+        (0x30000000, 0x640000, "ERROR Load file.", "load error 30000000", "the program address is wrong"),
+        # XLoadSpiflash0_2: a save address past S25FL512_END_ADDRESS (H'3FFFFFF)
+        (0x50000000, 0x4000000, "Address Input Error", "address error 4000000", "flash address is wrong"),
+        # SetAddInputKey: an address that is not a multiple of 4; Flash Writer asks again
+        (0xE6304002, 0x040000, "Memory Boundary Error", "boundary error E6304002", "power-cycle the board"),
+    ],
+    ids=["load-file-error", "address-input-error", "memory-boundary-error"],
+)
+def test_flash_writer_error_fails_the_part_and_sends_nothing_more(
+    tmp_path: Path, fw: FlashWriter, program: int, flash: int, said: str, event: str, advice: str
+):
+    """A part whose addresses Flash Writer refuses: one-line UserError naming the error and what to
+    do; the file is not sent and no further answer is typed."""
+    part = bootloader.Part("u-boot", "u-boot-elf-h3ulcb.srec", program, flash)
+    path = tmp_path / part.file
+    make_srec(path, program, 0x1000, 5)
+    w = bootloader.predict(part, path, bootloader.scan_srec(path))
+    before = bytes(fw.flash)
+    child, ser, close = _console(fw)
+    try:
+        bootloader.sync_prompt(child, 10)
+        with pytest.raises(UserError) as exc:
+            bootloader.write_part(child, ser, w, say=lambda s: None, timeout=30)
+    finally:
+        close()
+    msg = str(exc.value)
+    assert "\n" not in msg
+    assert msg.startswith(f"Flash Writer: {said} while writing u-boot-elf-h3ulcb.srec") and advice in msg
+    _wait_for(lambda: event in fw.events)
+    time.sleep(0.5)  # anything the tool still sent would reach the board by now
+    assert fw.events == [event]
+    last = f"{program:X}\r" if said == "Memory Boundary Error" else f"{flash:X}\r"
+    assert bytes(fw.received).endswith(last.encode())  # the last thing typed: the refused address
+    assert bytes(fw.flash) == before
+
+
+def _relinked(path: Path, offset: int) -> None:
+    """The file rebuilt linked `offset` bytes higher (same sector), e.g. by a bitbake run meanwhile."""
+    srec = bootloader.scan_srec(path)
+    make_srec(path, srec.low + offset, srec.high - srec.low + 1, 7)
+
+
+def _load_stopped(path: Path) -> None:
+    """The file's end record replaced by '.': Flash Writer's loader stops on '.' & CR and goes back
+    to '>' without a word (dgLS_Load_Offset2), nothing saved."""
+    lines = [line for line in path.read_text().splitlines() if not line.startswith("S7")]
+    path.write_text("\n".join(lines + ["."]) + "\r")
+
+
+@pytest.mark.parametrize(
+    ("change", "said", "event"),
+    [
+        (
+            lambda p: _relinked(p, 0x100),
+            "Flash Writer saved bl2-h3ulcb.srec at H'00040100-H'0006A0FF, expected H'00040000-H'00069FFF",
+            "saved 00040100-0006A0FF",
+        ),
+        (
+            _load_stopped,
+            "Flash Writer returned to its prompt without 'SAVE SPI-FLASH....... complete!' "
+            "for bl2-h3ulcb.srec: nothing saved",
+            "load stopped",
+        ),
+    ],
+    ids=["saved-at-unexpected-address", "prompt-without-complete"],
+)
+def test_part_not_confirmed_stops_the_run(
+    tmp_path: Path, fw: FlashWriter, old_flash, monkeypatch, capsys, change, said, event
+):
+    """bl2 changes between the check and its write: the whole `flash bootloader` run ends there with
+    one line saying what happened and how to finish; cert_header and later are never started."""
+    from generator import cli
+
+    deploy_dir(tmp_path)
+    planned = bootloader.plan
+
+    def plan_then_rebuild(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        writes = planned(*args, **kwargs)
+        change(tmp_path / "bl2-h3ulcb.srec")
+        return writes
+
+    monkeypatch.setattr(bootloader, "plan", plan_then_rebuild)
+    monkeypatch.setenv("RCAR_K8S_TOOLS_NEXT_TO_PYTHON", "0")
+    untouched = {addr: bytes(old_flash[addr : addr + 0x100]) for *_, addr in TABLE[2:]}
+    rc = cli.main(["flash", "bootloader", "--files-dir", str(tmp_path), "--serial", fw.path, "--yes"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2
+    assert err[-1].startswith(f"rcar-k8s: error: {said}")
+    assert err[-1].endswith(
+        "; stopped there (written before: bootparam); when fixed, finish with --only bl2 "
+        "--only cert_header --only bl31 --only tee --only u-boot"
+    )
+    assert not [line for line in err if line.startswith("flash bootloader: cert_header")]
+    _wait_for(lambda: event in fw.events)
+    time.sleep(0.5)
+    assert fw.commands == ["XLS2", "XLS2"]
+    assert {addr: bytes(fw.flash[addr : addr + 0x100]) for addr in untouched} == untouched
