@@ -93,6 +93,9 @@ def _cond(expr: str, macros: dict[str, str]) -> bool:
     return bool(eval(py, {"__builtins__": {}}))  # noqa: S307 (an #if line of a pinned source)
 
 
+DEFINED: dict[str, str] = {}  # every #define seen by preprocess(), for c_string()'s macro names
+
+
 def preprocess(src: str) -> str:
     """#if/#ifdef/#ifndef/#elif/#else/#endif with DEFINES; #define of simple macros is recorded."""
     macros = {k: str(v) for k, v in DEFINES.items()}
@@ -127,9 +130,6 @@ def preprocess(src: str) -> str:
             macros[name] = DEFINED[name] = value.strip()
         out.append("")
     return "\n".join(out)
-
-
-DEFINED: dict[str, str] = {}
 
 
 def c_string(expr: str) -> str:
