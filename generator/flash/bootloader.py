@@ -92,8 +92,9 @@ def scan_srec(path: Path) -> Srec:
                 continue
             where = f"{path.name} line {lineno}"
             if line[:1] not in (b"S", b"s") or len(line) < 4:
-                raise UserError(f"{where} is not an S-record ({line[:20]!r}): is {path.name} a Motorola "
-                                "S-record file?")
+                raise UserError(
+                    f"{where} is not an S-record ({line[:20]!r}): is {path.name} a Motorola S-record file?"
+                )
             kind = chr(line[1])
             try:
                 body = bytes.fromhex(line[2:].decode("ascii"))
@@ -104,7 +105,7 @@ def scan_srec(path: Path) -> Srec:
             width = {"1": 2, "2": 3, "3": 4}.get(kind)
             if width is None:
                 continue  # S0 header, S5/S6 counts, S7/S8/S9 start address
-            addr = int.from_bytes(body[1:1 + width], "big")
+            addr = int.from_bytes(body[1 : 1 + width], "big")
             data_len = len(body) - 2 - width
             if data_len <= 0:
                 continue
@@ -142,8 +143,10 @@ def plan(board: str, dram: str, files_dir: Path, only: list[str] | None) -> list
     missing = [path.name for _, path in paths if not path.is_file()]
     if missing:
         hint = " (the -4x2g files come from meta-renesas' H3ULCB[4x2g] build)" if dram == "4x2g" else ""
-        raise UserError(f"missing in {files_dir}: {', '.join(missing)}{hint}; build with bitbake or "
-                        "pass --only; nothing written")
+        raise UserError(
+            f"missing in {files_dir}: {', '.join(missing)}{hint}; build with bitbake or "
+            "pass --only; nothing written"
+        )
     ordered = sorted(layout, key=lambda p: p.flash_addr)
     writes = []
     for part, path in paths:
@@ -157,12 +160,15 @@ def plan(board: str, dram: str, files_dir: Path, only: list[str] | None) -> list
                 f"{path.name} starts at {at} but {part.name} is programmed at H'{part.program_addr:08X}: "
                 f"Flash Writer would write it at H'{w.start:08X} and erase H'{w.clear[0]:08X}-"
                 f"H'{w.clear[1]:08X}{_victims(ordered, part, w)}; use the file built for this "
-                "board/--dram; nothing written")
+                "board/--dram; nothing written"
+            )
         nxt = next((p.flash_addr for p in ordered if p.flash_addr > part.flash_addr), FLASH_SIZE)
         if w.clear[1] >= nxt:
-            raise UserError(f"{path.name} is {srec.high - srec.low + 1} bytes: erasing H'{w.clear[0]:08X}-"
-                            f"H'{w.clear[1]:08X} would reach H'{nxt:08X}{_victims(ordered, part, w)}; "
-                            "nothing written")
+            raise UserError(
+                f"{path.name} is {srec.high - srec.low + 1} bytes: erasing H'{w.clear[0]:08X}-"
+                f"H'{w.clear[1]:08X} would reach H'{nxt:08X}{_victims(ordered, part, w)}; "
+                "nothing written"
+            )
         writes.append(w)
     return writes
 
@@ -212,8 +218,10 @@ def dry_run_lines(writes: list[Write], flash_writer: Path | None, sup: bool, dra
     out.append(f"{'part':<12} {'file':<30} {'program':>10} {'flash':>10}  erases")
     for w in writes:
         p = w.part
-        out.append(f"{p.name:<12} {w.path.name:<30} {p.program_addr:>#10x} {p.flash_addr:>#10x}"
-                   f"  H'{w.clear[0]:08X}-H'{w.clear[1]:08X}")
+        out.append(
+            f"{p.name:<12} {w.path.name:<30} {p.program_addr:>#10x} {p.flash_addr:>#10x}"
+            f"  H'{w.clear[0]:08X}-H'{w.clear[1]:08X}"
+        )
     for i, w in enumerate(writes, 1):
         out.append(f"# step {i}/{len(writes)}: {w.part.name}")
         out += [f"  wait {said!r:<48} send {answer}" for said, answer in dialogue(w)]
@@ -222,17 +230,46 @@ def dry_run_lines(writes: list[Write], flash_writer: Path | None, sup: bool, dra
 
 
 # --- the live dialogue -------------------------------------------------------------------------
-# Flash Writer's prompt: PutStr(">", 0) after a command's last CR LF, or LF CR ">" after an empty
-# line (common.c GetStr ends input with PutChar(LF_CODE); PutChar(CR_CODE)).
+# Every text below is Flash Writer's own (tests/flash/test_flashwriter_source.py matches each one
+# against the flash_writer sources). Its prompt: PutStr(">", 0) after a command's last CR LF, or
+# LF CR ">" after an empty line (common.c GetStr ends input with PutChar(LF_CODE); PutChar(CR_CODE)).
 PROMPT = re.compile(r"[\r\n]>")
 HEADER = "===== Qspi/HyperFlash writing of Gen3 Board Command"
-ERRORS = re.compile(r"(Program over size Error|ERROR Load file\.|Address Input Error|Memory Boundary Error|"
-                    r"Syntax Error|DEVICE ID Error|command not found|\x08 Exit )")
+SELECT = r"Select \(1-3\)>"
+ADDRESS = r"Please Input : H'"
+SEND = r"please send ! \('\.' & CR stop load\)"
+SUP_DONE = r"Please change to 921\.6Kbps baud rate setting of the terminal\.\r\n"
+ERRORS = re.compile(
+    r"(Program over size Error|ERROR Load file\.|Address Input Error|Memory Boundary Error|"
+    r"Syntax Error|DEVICE ID Error|command not found|\x08 Exit )"
+)
 SWITCH = re.compile(r"([^\r\n\x08]*?)\s*Setting OK\? \(Push Y key\)")
 CLEAR = re.compile(r"H'([0-9A-F]{8})-([0-9A-F]{8}),Clear OK\?\(y/n\)")
 SAVED = re.compile(r"SAVE SPI-FLASH\.{7}[^\r\n]*? complete!")
-INFO = re.compile(r" SpiFlashMemory Stat Address : H'([0-9A-F]{8})\r\n SpiFlashMemory End Address  : "
-                  r"H'([0-9A-F]{8})")
+INFO = re.compile(
+    r" SpiFlashMemory Stat Address : H'([0-9A-F]{8})\r\n SpiFlashMemory End Address  : "
+    r"H'([0-9A-F]{8})"
+)
+# What each error means for us (where the C code prints it) and what the user does about it.
+RESET = "power-cycle the board in SCIF download mode and re-run with --flash-writer"
+ADVICE = {
+    # XLoadSpiflash0_2: save + (lowest S-record address - program top) + size passes H'3FFFFFF
+    "Program over size Error": "the file's S-record addresses do not match the program address (a file "
+    "built for another board or --dram?); check it with --dry-run",
+    # dgLS_Load_Offset2: program top outside DRAM H'40000000-H'BFFFFFFF and RAM H'E6300000-H'E635FFFF
+    "ERROR Load file.": "Flash Writer loads only into DRAM H'40000000-H'BFFFFFFF or RAM "
+    "H'E6300000-H'E635FFFF: the program address is wrong for this board",
+    # XLoadSpiflash0_2: HyperFlash save address past S25FL512_END_ADDRESS
+    "Address Input Error": "the HyperFlash address is past H'3FFFFFF: the flash address is wrong for "
+    "this board",
+    # SetAddInputKey: the address is not a multiple of 4; Flash Writer waits for another one
+    "Memory Boundary Error": f"addresses must be multiples of 4; Flash Writer still waits for one: {RESET}",
+    "Syntax Error": f"Flash Writer still waits for an address: {RESET}",
+    # CheckQspiFlashId: the HyperFlash did not answer with its ID
+    "DEVICE ID Error": "set SW1 and SW6[3] ON as Flash Writer asked, then re-run",
+    "command not found": "this Flash Writer has no xls2: use the ULCB build of Flash Writer",
+    "\x08 Exit": "Flash Writer left xls2 without erasing",
+}
 
 
 def _send_file(ser, path: Path) -> None:  # noqa: ANN001 (pyserial Serial)
@@ -256,7 +293,7 @@ def sync_prompt(child, timeout: float = 60) -> None:  # noqa: ANN001 (pexpect ch
 def switch_speed(child, ser, timeout: float = 10) -> None:  # noqa: ANN001
     """`sup`: Flash Writer announces the change, then talks at 921600 (dgmodul1.c); follow at once."""
     child.send("sup\r")
-    child.expect(r"Please change to 921\.6Kbps baud rate setting of the terminal\.\r\n", timeout=timeout)
+    child.expect(SUP_DONE, timeout=timeout)
     ser.baudrate = SUP_BAUD
     sync_prompt(child, timeout)
 
@@ -268,12 +305,24 @@ def write_part(child, ser, w: Write, say=print, timeout: float = 600) -> None:  
     child.send("xls2\r")
     idx = child.expect([HEADER, ERRORS, pexpect.TIMEOUT, pexpect.EOF], timeout=30)
     if idx != 0:
-        raise UserError(f"Flash Writer did not start xls2 for {w.part.name}: "
-                        f"{child.after if idx == 1 else 'no answer'}")
+        raise UserError(
+            f"Flash Writer did not start xls2 for {w.part.name}: {child.after if idx == 1 else 'no answer'}"
+        )
     addresses = [f"{w.part.program_addr:X}", f"{w.part.flash_addr:X}"]
     saved, reported = False, None
-    patterns = [r"Select \(1-3\)>", SWITCH, r"Please Input : H'", r"please send ! \('\.' & CR stop load\)",
-                CLEAR, SAVED, INFO, ERRORS, PROMPT, pexpect.TIMEOUT, pexpect.EOF]
+    patterns = [
+        SELECT,
+        SWITCH,
+        ADDRESS,
+        SEND,
+        CLEAR,
+        SAVED,
+        INFO,
+        ERRORS,
+        PROMPT,
+        pexpect.TIMEOUT,
+        pexpect.EOF,
+    ]
     while True:
         idx = child.expect(patterns, timeout=timeout)
         if idx == 0:
@@ -283,7 +332,9 @@ def write_part(child, ser, w: Write, say=print, timeout: float = 600) -> None:  
             child.send("y")
         elif idx == 2:
             if not addresses:
-                raise UserError(f"Flash Writer asked for a third address while writing {w.part.name}")
+                raise UserError(
+                    f"Flash Writer asked for a third address while writing {w.part.name}: {RESET}"
+                )
             child.send(addresses.pop(0) + "\r")
         elif idx == 3:
             _send_file(ser, w.path)
@@ -291,29 +342,54 @@ def write_part(child, ser, w: Write, say=print, timeout: float = 600) -> None:  
             got = (int(child.match.group(1), 16), int(child.match.group(2), 16))
             if got != w.clear:
                 child.send("n")
-                raise UserError(f"Flash Writer proposed to erase H'{got[0]:08X}-H'{got[1]:08X} for "
-                                f"{w.path.name}, expected H'{w.clear[0]:08X}-H'{w.clear[1]:08X}: answered "
-                                "n, nothing erased")
+                raise UserError(
+                    f"Flash Writer proposed to erase H'{got[0]:08X}-H'{got[1]:08X} for "
+                    f"{w.path.name}, expected H'{w.clear[0]:08X}-H'{w.clear[1]:08X}: answered "
+                    "n, nothing erased; did the file change since it was checked? Check it "
+                    "with --dry-run"
+                )
             child.send("y")
         elif idx == 5:
             saved = True
         elif idx == 6:
             reported = (int(child.match.group(1), 16), int(child.match.group(2), 16))
         elif idx == 7:
-            raise UserError(f"Flash Writer: {child.match.group(1).strip()} while writing {w.path.name} "
-                            f"(program H'{w.part.program_addr:X}, flash H'{w.part.flash_addr:X})")
+            err = child.match.group(1).strip("\x08 ")
+            key = next(k for k in ADVICE if err.startswith(k.strip("\x08 ")))
+            raise UserError(
+                f"Flash Writer: {err} while writing {w.path.name} (program "
+                f"H'{w.part.program_addr:X}, flash H'{w.part.flash_addr:X}): {ADVICE[key]}"
+            )
         elif idx == 8:
             if not saved:
-                raise UserError(f"Flash Writer returned to its prompt without 'SAVE SPI-FLASH....... "
-                                f"complete!' for {w.path.name}")
+                # dgLS_Load_Offset2 returns to the prompt silently on '.' & CR, and so does any
+                # failure whose text is not in ERRORS: nothing was saved.
+                raise UserError(
+                    f"Flash Writer returned to its prompt without 'SAVE SPI-FLASH....... "
+                    f"complete!' for {w.path.name}: nothing saved; see its output with --log "
+                    "(is the file a whole S-record file?)"
+                )
             if reported != (w.start, w.end):
                 shown = "nothing" if reported is None else f"H'{reported[0]:08X}-H'{reported[1]:08X}"
-                raise UserError(f"Flash Writer saved {w.path.name} at {shown}, expected "
-                                f"H'{w.start:08X}-H'{w.end:08X}")
+                raise UserError(
+                    f"Flash Writer saved {w.path.name} at {shown}, expected "
+                    f"H'{w.start:08X}-H'{w.end:08X}: the file changed since it was checked? "
+                    "Do not power-cycle from HyperFlash; re-run with the right file"
+                )
             return
         else:
-            raise UserError(f"Flash Writer stopped answering while writing {w.part.name} "
-                            f"(timeout {timeout:.0f}s)")
+            raise UserError(
+                f"Flash Writer stopped answering while writing {w.part.name} "
+                f"(timeout {timeout:.0f}s): {RESET}"
+            )
+
+
+def _stopped(writes: list[Write], failed: int) -> str:
+    """What a failure at writes[failed] leaves: the parts already written and the --only to finish."""
+    done = [w.part.name for w in writes[:failed]]
+    rest = writes[failed:]
+    again = " ".join(f"--only {w.part.name}" for w in rest)
+    return f"; stopped there (written before: {', '.join(done) or 'none'}); when fixed, finish with {again}"
 
 
 def run_bootloader(args: argparse.Namespace) -> int:
@@ -325,8 +401,10 @@ def run_bootloader(args: argparse.Namespace) -> int:
         print("\n".join(dry_run_lines(writes, args.flash_writer, args.sup, dram)))
         return 0
     if not args.yes:
-        raise UserError("writing bootloaders can leave the board unbootable until re-flashed: review "
-                        "--dry-run, then add --yes")
+        raise UserError(
+            "writing bootloaders can leave the board unbootable until re-flashed: review "
+            "--dry-run, then add --yes"
+        )
     if not args.serial:
         raise UserError("flash bootloader needs --serial (the board's console in SCIF download mode)")
 
@@ -344,15 +422,22 @@ def run_bootloader(args: argparse.Namespace) -> int:
             sync_prompt(child)
             if args.sup:
                 switch_speed(child, ser)
-            for w in writes:
-                print(f"flash bootloader: {w.part.name} ({w.path.name}) → H'{w.start:X}-H'{w.end:X}",
-                      file=sys.stderr)
-                write_part(child, ser, w, say=lambda s: print(s, file=sys.stderr))
+            for i, w in enumerate(writes):
+                print(
+                    f"flash bootloader: {w.part.name} ({w.path.name}) → H'{w.start:X}-H'{w.end:X}",
+                    file=sys.stderr,
+                )
+                try:
+                    write_part(child, ser, w, say=lambda s: print(s, file=sys.stderr))
+                except UserError as exc:
+                    raise UserError(f"{exc.message}{_stopped(writes, i)}", exc.exit_code) from None
     except pexpect.TIMEOUT as exc:
         raise UserError("no answer from the board: is it in SCIF download mode and --serial right?") from exc
     finally:
         if log:
             log.close()
-    print(f"flash bootloader: wrote {len(writes)} part(s) ({dram}), each confirmed by Flash Writer at the "
-          "expected address; set the boot switches back and power-cycle")
+    print(
+        f"flash bootloader: wrote {len(writes)} part(s) ({dram}), each confirmed by Flash Writer at the "
+        "expected address; set the boot switches back and power-cycle"
+    )
     return 0

@@ -1,15 +1,16 @@
 """Renesas Flash Writer (ULCB build) on a pty, written from its sources' dialogue.
 
-Source: renesas-rcar/flash_writer tag v1.0.12 (the newest tag in the mirror), built for the Starter
-Kit (makefile BOARD=ULCB: RCAR_GEN3_SALVATOR with RCAR_GEN3_ULCB=1). What is reproduced and where it
-comes from:
+Source: renesas-rcar/flash_writer at SOURCE_TAG/SOURCE_COMMIT below, built for the Starter Kit
+(makefile BOARD=ULCB: RCAR_GEN3_SALVATOR with RCAR_GEN3_ULCB=1; SERIAL_FLASH and EMMC at their makefile
+default ENABLE). tests/flash/test_flashwriter_source.py reads those sources from the mirror and checks
+every string below against them. What is reproduced and where it comes from:
 
 - common.c PutStr(str, 1) ends a line with CR LF; GetStr() echoes typed characters, ignores LF, ends
   at CR and then prints LF CR (``PutChar(LF_CODE); PutChar(CR_CODE)``); DelStr(n) = n BS, n spaces, n BS.
 - main.c StartMess/DecCom: banner, ``>``; the first key: CR -> LF CR ``>``, other keys echoed; then
   ``GetStr`` + command table lookup (dgtable.c, upper-cased exact match) + ``PutStr(">", 0)``;
   unknown -> "command not found".
-- Message.c: banner "Flash writer for R-Car H3/M3/M3N Series V1.12 Jun.4,2021".
+- Message.c: StartMessMonitor (the banner) and AllHelpMess (``h``), both through PutMess (ENB_RTN).
 - dgmodul1.c dgScifSpeedUp_921600 (SUP): two lines, then the SCIF is switched to 921600 baud and the
   next ``>`` goes out at the new speed.
 - dgmodul4.c XLoadSpiflash0_2 (XLS2) / SelQspiFlashSetSw / SetAddInputKey / dgLS_Load_Offset2 /
@@ -17,7 +18,9 @@ comes from:
   SectorEraseHyperFlashRange: every prompt, the S-record loader with its address offset, the
   ``PrgSpiStatAdd``/clear-range arithmetic (uint32, 256 KiB sectors), "Clear OK?(y/n)" only when the
   range is not blank, "Program over size Error", "ERROR Load file.", "Address Input Error",
-  "Memory Boundary Error", " complete!" and the Save Information block.
+  "Memory Boundary Error", " complete!" and the Save Information block. Each error is printed where
+  the C code prints it, so a host that types a misaligned address, a save address past the flash or
+  a program address outside DRAM/System RAM gets the board's own answer.
 - The link speed is real: the stand-in reads the baud rate the host set on the pty (termios) and
   garbles every byte that crosses the line while the two speeds differ, like a UART would.
 
@@ -42,9 +45,35 @@ SECTOR_MASK = 0xFFFC0000  # XLoadSpiflash0_2 MaskSectorSize
 WORK_START = 0x50000000  # LS_WORK_DRAM_SADD
 WORK_END = 0x53FFFFFF  # LS_WORK_DRAM_EADD_64M
 SYSTEMRAM_SADD, PUBLICRAM_EADD = 0xE6300000, 0xE635FFFF
+# The Flash Writer these strings come from. No recipe of meta-renesas at the commit kas pins
+# (ed600900, scarthgap) builds Flash Writer, so the pin lives here: the newest release tag of
+# https://github.com/renesas-rcar/flash_writer ("Release Flash writer V1.0.12", 2021-06-04).
+SOURCE_TAG = "v1.0.12"
+SOURCE_COMMIT = "89e18eaa543e548b4a49c7731dd998c4898eacd9"
+# Message.c StartMessMonitor: "Flash writer for R-Car " SOC_NAME " Series " WRITER_VERSION " " WRITER_DATE
 BANNER = "Flash writer for R-Car H3/M3/M3N Series V1.12 Jun.4,2021"
-ROM_BANNER = ("SCIF Download mode (w/o verification)\r\n(C) Renesas Electronics Corp.\r\n\r\n"
-              "-- Load Program to SystemRAM ---------------\r\nplease send !\r\n")
+# Message.c AllHelpMess with SERIAL_FLASH == 1 and EMMC == 1
+HELP = (
+    "        HyperFlash/SPI Flash write command",
+    " XCS            erase program to HyperFlash/SPI Flash",
+    " XLS2           write program to HyperFlash/SPI Flash",
+    " XLS3           write program to HyperFlash/SPI Flash(Binary)",
+    "",
+    "        eMMC write command",
+    " EM_DCID        display register CID",
+    " EM_DCSD        display register CSD",
+    " EM_DECSD       display register EXT_CSD",
+    " EM_SECSD       change register EXT_CSD byte",
+    " EM_W           write program to eMMC",
+    " EM_WB          write program to eMMC (Binary)",
+    " EM_E           erase program to eMMC",
+    " SUP            Scif speed UP (Change to speed up baud rate setting)",
+    " H              help",
+)
+ROM_BANNER = (
+    "SCIF Download mode (w/o verification)\r\n(C) Renesas Electronics Corp.\r\n\r\n"
+    "-- Load Program to SystemRAM ---------------\r\nplease send !\r\n"
+)
 BAUDS = {termios.B115200: 115200, termios.B921600: 921600}
 U32 = 0xFFFFFFFF
 
@@ -111,6 +140,13 @@ class FlashWriter:
 
     def put_str(self, s: str, rtn: int) -> None:  # common.c PutStr
         self.put(s + ("\r\n" if rtn == 1 else ""))
+
+    def put_mess(self, mess: tuple[str, ...]) -> None:  # common.c PutMess: PutStr(mess[i], ENB_RTN)
+        for line in mess:
+            self.put_str(line, 1)
+
+    def put_hex(self, value: int, rtn: int) -> None:  # Data2HexAscii(value, str, 4); PutStr(str, rtn)
+        self.put_str(f"{value & U32:08X}", rtn)
 
     def get_str(self) -> str:  # common.c GetStr
         buf: list[str] = []
@@ -191,7 +227,7 @@ class FlashWriter:
 
     def _main(self) -> None:  # main.c StartMess + DecCom
         self.put_str("  ", 1)
-        self.put_str(BANNER, 1)
+        self.put_mess((BANNER,))
         self.put_str(">", 0)
         first = self.get()
         pending = ""
@@ -214,10 +250,8 @@ class FlashWriter:
                     handler()
             self.put_str(">", 0)
 
-    def help(self) -> None:
-        self.put_str("        HyperFlash/SPI Flash write command", 1)
-        self.put_str(" XLS2           write program to HyperFlash/SPI Flash", 1)
-        self.put_str(" SUP            Scif speed UP (Change to speed up baud rate setting)", 1)
+    def help(self) -> None:  # dgmodul1.c dgHelp
+        self.put_mess(HELP)
 
     def sup(self) -> None:  # dgmodul1.c dgScifSpeedUp_921600
         self.put_str("Scif speed UP", 1)
@@ -245,7 +279,8 @@ class FlashWriter:
         self.del_str(50)
         return True
 
-    def _input_address(self) -> int:  # dgmodul4.c SetAddInputKey
+    def _input_address(self, current: int) -> int:  # dgmodul4.c SetAddInputKey
+        """The typed address, or `current` unchanged for '.' (which sets gUserPrgStartAdd instead)."""
         while True:
             self.put_str("  Please Input : H'", 0)
             key = self.get_str()
@@ -253,7 +288,8 @@ class FlashWriter:
             if not tok:
                 continue
             if tok[0] == ".":
-                return 0x40000000
+                self.user_top = 0x40000000
+                return current
             if len(tok) > 8:
                 self.put_str("Syntax Error", 1)
                 continue
@@ -264,6 +300,7 @@ class FlashWriter:
                 continue
             if value & 3:
                 self.put_str("Memory Boundary Error", 1)
+                self.events.append(f"boundary error {tok}")
                 continue
             return value
 
@@ -275,13 +312,16 @@ class FlashWriter:
         self.put_str(" READ ID OK.", 1)
         self.put_str("Program Top Address & Qspi/HyperFlash Save Address ", 1)
         self.put_str("===== Please Input Program Top Address ============", 1)
-        top = self._input_address()
+        self.user_top = 0
+        self.user_top = self._input_address(self.user_top)
         self.put_str(" ", 1)
         self.put_str("===== Please Input Qspi/HyperFlash Save Address ===", 1)
-        save = self._input_address()
+        save = self._input_address(0)
+        top = self.user_top
         if save > FLASH_SIZE - 1:
             self.put_str("Address Input Error", 1)
             self.put_str("Range of H'000_0000 ~ H'3FF_FFFF", 1)
+            self.events.append(f"address error {save:X}")
             return
         self.put_str("Work RAM(H'50000000-H'53FFFFFF) Clear....", 1)
         self.ram.clear()
@@ -295,19 +335,19 @@ class FlashWriter:
         if end > FLASH_SIZE - 1:
             self.put_str("Program over size Error", 1)
             self.put_str(" SpiFlashMemory Stat Address : H'", 0)
-            self.put_str(f"{stat:08X}", 1)
+            self.put_hex(stat, 1)
             self.put_str(" SpiFlashMemory End Address  : H'", 0)
-            self.put_str(f"{end:08X}", 1)
+            self.put_hex(end, 1)
             self.events.append("over size")
             return
         clr_start, clr_end = stat & SECTOR_MASK, end | (~SECTOR_MASK & U32)
         self.put_str("SPI Data Clear(H'FF) Check :", 0)
-        if self.flash[clr_start:clr_end + 1].count(0xFF) != clr_end + 1 - clr_start:
+        if self.flash[clr_start : clr_end + 1].count(0xFF) != clr_end + 1 - clr_start:
             s1, s2 = f"{clr_start:08X}", f"{clr_end:08X}"
             self.put_str("H'", 0)
-            self.put_str(s1, 0)
+            self.put_hex(clr_start, 0)
             self.put_str("-", 0)
-            self.put_str(s2, 0)
+            self.put_hex(clr_end, 0)
             self.put_str(",Clear OK?(y/n)", 0)
             if self.wait_key_yn():
                 self.del_str(34)
@@ -316,12 +356,12 @@ class FlashWriter:
                 return
             self.del_str(34)
             self.put_str("H'", 0)
-            self.put_str(s1, 0)
+            self.put_hex(clr_start, 0)
             self.put_str("-", 0)
-            self.put_str(s2, 0)
+            self.put_hex(clr_end, 0)
             self.put_str(" Erasing.", 0)
             for sector in range(clr_start, (clr_end & SECTOR_MASK) + 1, 0x40000):
-                self.flash[sector:sector + 0x40000] = b"\xff" * 0x40000
+                self.flash[sector : sector + 0x40000] = b"\xff" * 0x40000
                 self.put_str(".", 0)
             self.put_str("Erase Completed ", 1)
             self.events.append(f"erased {s1}-{s2}")
@@ -335,9 +375,9 @@ class FlashWriter:
         self.put_str("", 1)
         self.put_str("======= Qspi/HyperFlash Save Information  =================", 1)
         self.put_str(" SpiFlashMemory Stat Address : H'", 0)
-        self.put_str(f"{stat:08X}", 1)
+        self.put_hex(stat, 1)
         self.put_str(" SpiFlashMemory End Address  : H'", 0)
-        self.put_str(f"{end:08X}", 1)
+        self.put_hex(end, 1)
         self.put_str("===========================================================", 1)
         self.put_str("", 1)
 
@@ -351,17 +391,22 @@ class FlashWriter:
         elif WORK_START <= top < 0xC0000000 or SYSTEMRAM_SADD <= top <= PUBLICRAM_EADD:
             offset, add = top - WORK_START, False
         else:
-            self.put_str("ERROR Load file.   <Download  file  DRAM(H'40000000-H'BFFFFFFF) , "
-                         "RAM(H'E6300000-H'E635FFFF) ONLY > ", 1)
+            self.put_str(
+                "ERROR Load file.   <Download  file  DRAM(H'40000000-H'BFFFFFFF) , "
+                "RAM(H'E6300000-H'E635FFFF) ONLY > ",
+                1,
+            )
+            self.events.append(f"load error {top:X}")
             return None
         lo, hi = U32, 0
         self.put_str("please send ! ('.' & CR stop load)", 1)
         while True:
             while (c := chr(self.get())) not in ".sS":
                 pass
-            if c == ".":
+            if c == ".":  # '.' & CR: back to the prompt, nothing written, nothing said
                 while self.get() != 0x0D:
                     pass
+                self.events.append("load stopped")
                 return None
             kind = chr(self.get())
             if kind == "0":
