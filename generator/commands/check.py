@@ -8,8 +8,10 @@ do_configure, do_compile and do_install of every meta-rcar-k8s recipe the worker
 images install, splits each D into packages with poky's own packaging code, and fails on
 installed-vs-shipped, empty installed packages, SYSTEMD_SERVICE units outside their package, Exec*=
 paths nothing ships, timers whose service is not shipped and files two recipes install (see
-generator/bbprobe/recipe_run.py). Downloads are archives of upstream's name and layout made locally
-(the sha256 check of do_fetch is skipped, not satisfied); ownership is not pseudo's (build user).
+generator/bbprobe/recipe_run.py). Downloads are the `rcar-k8s runtime-build` test builds of upstream's
+file name where its cache ($RCAR_K8S_RUNTIME_CACHE, default ~/.cache/rcar-k8s/runtime) has them, byte for
+byte, else archives of upstream's name and layout made locally with stub scripts (the sha256 check of
+do_fetch is skipped, not satisfied); ownership is not pseudo's (build user).
 
 Runs, from the repository root, with the same kas file chain as `rcar-k8s build`:
   1. kas checkout            clone/update the pinned repos, write build/conf
@@ -165,8 +167,53 @@ def _as_user(user: str | None, argv: list[str]) -> list[str]:
 
 
 # what kas and BitBake read from the environment (docs/building.md), passed on by --as-user
+# (RCAR_K8S_RUNTIME_CACHE too, though `kas shell` drops it: the recipe runner gets --runtime-cache)
 PASS_ENV = ("DL_DIR", "HOME", "PATH", "LANG", "LC_ALL", "GITCONFIG_FILE", "RCAR_K8S_RUNTIME_CACHE",
             "http_proxy", "https_proxy", "no_proxy")
+
+
+def runtime_cache() -> Path:
+    """Where `rcar-k8s runtime-build` caches its test builds: $RCAR_K8S_RUNTIME_CACHE, else its default."""
+    from generator.runtime.build import CACHE_ROOT
+
+    return Path(os.environ.get("RCAR_K8S_RUNTIME_CACHE") or CACHE_ROOT)
+
+
+def stage_runtime_cache(cache: Path, dest: Path, user: str | None) -> list[str]:
+    """A copy of the runtime-build cache ``user`` can read: root's ~/.cache is under /root (mode 0700),
+    which runuser's build user cannot enter. Only what the recipe runner reads goes over: each pin
+    directory's manifest.json and the archive it names (hard links to world-readable files where the
+    file system allows, else 0644 copies; never the gocache or anything else). Returns the archive
+    names staged."""
+    import shutil
+
+    shutil.rmtree(dest, ignore_errors=True)
+    dest.mkdir(parents=True)
+    staged: list[str] = []
+    for man_path in sorted(cache.glob("*/manifest.json")):
+        try:
+            name = json.loads(man_path.read_text()).get("archive")
+        except (OSError, ValueError, AttributeError):
+            continue
+        src = man_path.parent / str(name)
+        if not isinstance(name, str) or Path(name).name != name or not src.is_file():
+            continue
+        pin = dest / man_path.parent.name
+        pin.mkdir()
+        for f in (man_path, src):
+            if f.stat().st_mode & 0o004:
+                try:
+                    os.link(f, pin / f.name)
+                    continue
+                except OSError:  # another file system: copy
+                    pass
+            shutil.copy2(f, pin / f.name)
+            (pin / f.name).chmod(0o644)
+        staged.append(name)
+    if user:
+        for d in (dest, *dest.iterdir()):
+            shutil.chown(d, user)
+    return staged
 
 
 def _run_recipes(args: argparse.Namespace) -> int:
@@ -185,9 +232,20 @@ def _run_recipes(args: argparse.Namespace) -> int:
         shutil.chown(out, args.as_user)
     err = Console(stderr=True)
     images = [kasfiles.IMAGES[r] for r in kasfiles.ROLES]
+    cache = runtime_cache()
+    if not cache.is_dir():
+        err.print(f"check: no runtime-build cache at {cache}: every download is a made archive of stub "
+                  "scripts (prepare with: rcar-k8s runtime-build)", markup=False, highlight=False,
+                  soft_wrap=True)
+    elif args.as_user:
+        # the build user cannot read root's ~/.cache: hand it a staged copy of what the runner reads
+        staged = stage_runtime_cache(cache, out / "runtime-cache", args.as_user)
+        err.print(f"check: runtime-build cache {cache} staged for {args.as_user} in {out / 'runtime-cache'} "
+                  f"({', '.join(staged) or 'no builds'})", markup=False, highlight=False, soft_wrap=True)
+        cache = out / "runtime-cache"
     cmd = shlex.join([
         "python3", str(RECIPE_RUN), "--out", str(out), "--layer", str(root / "meta-rcar-k8s"),
-        "--downloads", str(out / "downloads"),
+        "--downloads", str(out / "downloads"), "--runtime-cache", str(cache),
         *[a for f in args.extra_recipe for a in ("--extra", str(f.resolve()))],
         *(["--only-extra"] if args.only_extra else []), *images,
     ])
@@ -225,6 +283,8 @@ def _run_recipes(args: argparse.Namespace) -> int:
 def _echo_recipe(err: Console, line: str) -> None:
     if line.startswith("RECIPE "):
         err.print(f"  {line[7:]}", markup=False, highlight=False, soft_wrap=True)
+    elif line.startswith("DOWNLOAD "):  # which downloads are test builds and which are stubs
+        err.print(f"  download {line[9:]}", markup=False, highlight=False, soft_wrap=True)
 
 
 def _recipes_verdict(log: Path) -> str | None:
