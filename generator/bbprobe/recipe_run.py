@@ -135,8 +135,8 @@ def runtime_artifacts(cache):
     found = []
     try:
         entries = sorted(os.listdir(cache)) if cache else []
-    except OSError:
-        return found
+    except FileNotFoundError:
+        return found  # not built: any other OSError (an unreadable cache) is the caller's to say
     for entry in entries:
         manifest = os.path.join(cache, entry, "manifest.json")
         if entry == "gocache" or not os.path.isfile(manifest):
@@ -194,7 +194,10 @@ def make_download(localpath, cache, url_path, pinned=None):
 
     name = os.path.basename(localpath)
     tmp = localpath + ".tmp"
-    art = find_artifact(url_path, cache)
+    try:
+        art, ignored = find_artifact(url_path, cache), ""
+    except OSError as exc:  # e.g. root's ~/.cache read by the build user: say so, never silently stub
+        art, ignored = None, f" (runtime cache {cache} not readable: {exc.strerror})"
     if art:
         sha = _copy_hashed(art["path"], tmp)
         if sha == art["sha256"]:
@@ -206,8 +209,6 @@ def make_download(localpath, cache, url_path, pinned=None):
             )
         os.unlink(tmp)
         ignored = f" (runtime-build artifact {art['path']} ignored: its sha256 differs from its manifest)"
-    else:
-        ignored = ""
     for rx, members in LAYOUTS:
         m = re.match(rx, name)
         if not m:

@@ -414,6 +414,26 @@ def test_without_a_runtime_cache_the_archive_is_made(tmp_path: Path, fetch_data)
         assert desc == f"{localname}: made archive of upstream's layout, 4 members (stub scripts)"
 
 
+def test_unreadable_runtime_cache_is_said_not_silently_stubbed(
+    tmp_path: Path, fetch_data, monkeypatch
+) -> None:
+    """The build user reading root's ~/.cache (/root is 0700) gets EACCES: the description says so."""
+    cache = tmp_path / "runtime"
+    _runtime_cache(cache)
+    real = os.listdir
+
+    def listdir(p="."):
+        if str(p) == str(cache):
+            raise PermissionError(13, "Permission denied", str(p))
+        return real(p)
+
+    monkeypatch.setattr(os, "listdir", listdir)
+    url_path, localname, pinned = fetch_data["runc"]
+    desc = rr.make_download(str(tmp_path / localname), str(cache), url_path, pinned)
+    why = f"(runtime cache {cache} not readable: Permission denied)"
+    assert desc == f"{localname}: made single file (stub script) {why}"
+
+
 def test_check_recipes_stages_the_cache_for_the_build_user(tmp_path: Path) -> None:
     """root's ~/.cache is under /root (0700): `check --recipes --as-user` hands the runner a copy with only
     the pins' manifests and archives, readable by others, and the runner finds them there."""
@@ -507,6 +527,29 @@ def test_standin_overlay_from_recipe_output(tmp_path: Path) -> None:
     assert "/etc/hostname" in ov.remove
     notes = " ".join(ov.notes)
     assert "/usr/bin/kubelet (kubelet)" in notes and "config version 3" in notes
+    assert not any(p.endswith(("/containerd", "/runc")) for p in ov.remove)  # Debian's runtime stays
+    # the recipe run had runtime-build test builds: containerd-bin's are real, so they replace Debian's
+    # runtime and the config for them stays
+    cd = root / "containerd-bin"
+    (cd / "usr/bin").mkdir(parents=True)
+    (cd / "usr/bin/containerd").write_bytes(_elf("containerd"))
+    run.write_text(
+        json.dumps(
+            {
+                "errors": [],
+                "images": {
+                    "rcar-k8s-node-image": {
+                        "rootfs": {"k8s-node-config": str(cfg), "containerd-bin": str(cd)}
+                    }
+                },
+            }
+        )
+    )
+    ov = standin.overlay_from_recipes(run, "rcar-k8s-node-image", {"containerd": "1.6.20~ds1-1+deb12u3"})
+    assert ov.files["/usr/bin/containerd"] == _elf("containerd")
+    assert ov.files["/etc/containerd/config.toml"] == b"version = 3\n"
+    assert "/usr/sbin/runc" in ov.remove and "/usr/bin/containerd-shim-runc-v2" in ov.remove
+    assert "/usr/bin/containerd" not in ov.remove
     # a failed run is refused, not booted
     run.write_text(json.dumps({"errors": ["etcd-tmpfs: installed-vs-shipped"], "images": {}}))
     with pytest.raises(Exception, match="that recipe run failed"):
