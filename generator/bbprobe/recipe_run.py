@@ -11,8 +11,10 @@ parsed for this MACHINE/DISTRO (tinfoil.parse_recipe_file, bbappends applied):
 1. tasks   -- the recipe's own do_unpack, do_configure, do_compile and do_install, expanded and run
               by BitBake's bb.build.exec_func with their [dirs]/[cleandirs]/pre-/postfuncs, each
               recipe in its own WORKDIR (so D, S, B, T all move with it). Not reproduced: do_fetch
-              (DL_DIR holds archives of upstream's name and layout made by prepare-downloads, not
-              upstream's bytes: the sha256 check is skipped, never satisfied), the
+              (DL_DIR gets, per download, the `rcar-k8s runtime-build` test build of upstream's file
+              name and tag from --runtime-cache, byte for byte, else an archive of upstream's name and
+              layout made here with stub scripts; never upstream's bytes: the sha256 check is
+              skipped, never satisfied), the
               extend_recipe_sysroot prefunc (nothing here builds against a sysroot) and pseudo:
               do_install runs as the build user, so files are owned by it, not root.
 2. package -- poky's own packaging code on that D: perform_packagecopy (D -> PKGD) and the
@@ -23,7 +25,11 @@ parsed for this MACHINE/DISTRO (tinfoil.parse_recipe_file, bbappends applied):
               the image installs, a unit whose Exec*= names a path no installed package ships, a
               .timer/.path whose unit is not shipped, a file that two recipes both ship.
 
-    recipe_run.py --out DIR --layer DIR --downloads DIR [--extra FILE.bb]... [--only-extra] IMAGE...
+    recipe_run.py --out DIR --layer DIR --downloads DIR [--runtime-cache DIR] [--extra FILE.bb]...
+                  [--only-extra] IMAGE...
+
+--runtime-cache DIR is `rcar-k8s runtime-build`'s cache (default $RCAR_K8S_RUNTIME_CACHE; `kas shell`
+does not pass that variable on, so `rcar-k8s check --recipes` gives the option).
 
 --extra FILE.bb runs that recipe file too (a deliberately broken copy, say); it replaces the layer
 recipe of the same PN. --only-extra runs just the extra files, as if every image installed them.
@@ -74,9 +80,8 @@ echo "chown $*" >> "$RCAR_K8S_OWNERSHIP_LOG"
 """
 
 
-# Archives of upstream's name and internal layout, made when DL_DIR lacks them (member, mode); the
-# binaries are the issue-13 arm64 test builds when RCAR_K8S_RUNTIME_CACHE has them, else a stub
-# script. Layouts, from each project's release recipe:
+# Archives of upstream's name and internal layout, made when the runtime cache (below) lacks the
+# download; their executables are stub scripts. Layouts, from each project's release recipe:
 #   containerd v2.3.4 Makefile pack_release: tar -czf $(RELEASE).tar.gz -C releases/$(RELEASE) bin
 #     with BINARIES = bin/{ctr,containerd,containerd-stress} + containerd-shim-runc-v2 (Makefile.linux)
 #   containernetworking/plugins v1.9.1 .github/workflows/release.yaml: cp README.md LICENSE bin/;
@@ -117,45 +122,113 @@ LAYOUTS = [
 ]
 
 
-def _member_bytes(name, cache):
-    base = os.path.basename(name)
-    if cache:
-        for root, _dirs, files in os.walk(cache):
-            if base in files and os.access(os.path.join(root, base), os.X_OK) and "/gocache" not in root:
-                with open(os.path.join(root, base), "rb") as f:
-                    return f.read(), "issue-13 build " + os.path.join(root, base)
-    return (f"#!/bin/sh\n# stand-in for upstream's {base} (recipe run, not executed)\n").encode(), "stub"
+def _stub(base):
+    return f"#!/bin/sh\n# stand-in for upstream's {base} (recipe run, not executed)\n".encode()
 
 
-def make_download(localpath, cache):
-    """Write DL_DIR/<name> in upstream's layout; returns a one-line description."""
+def runtime_artifacts(cache):
+    """The test builds `rcar-k8s runtime-build` cached (generator/runtime/build.py): one directory per
+    pin, <component>-<tag>-<commit12>-linux-arm64/, whose manifest.json names the file of upstream's
+    release name it holds ("archive", e.g. containerd-2.3.4-linux-arm64.tar.gz or runc.arm64) and
+    its sha256. Only those manifests are read: nothing else under the cache (gocache, scratch
+    checkouts) is ever searched, so no stray binary of the same name can stand in for a download."""
+    found = []
+    try:
+        entries = sorted(os.listdir(cache)) if cache else []
+    except FileNotFoundError:
+        return found  # not built: any other OSError (an unreadable cache) is the caller's to say
+    for entry in entries:
+        manifest = os.path.join(cache, entry, "manifest.json")
+        if entry == "gocache" or not os.path.isfile(manifest):
+            continue
+        try:
+            with open(manifest) as f:
+                man = json.load(f)
+        except (OSError, ValueError):
+            continue
+        name = man.get("archive") if isinstance(man, dict) else None
+        if not isinstance(name, str) or os.path.basename(name) != name or not man.get("tag"):
+            continue
+        path = os.path.join(cache, entry, name)
+        if os.path.isfile(path):
+            found.append(
+                {
+                    "name": name,
+                    "tag": str(man["tag"]),
+                    "path": path,
+                    "sha256": str(man.get("sha256", "")),
+                    "built": str(man.get("built", "")),
+                }
+            )
+    return found
+
+
+def find_artifact(url_path, cache):
+    """The runtime-build artifact for the download at url_path (the URL's path, bb.fetch2's ud.path):
+    the same upstream file name (the URL's last segment, not a downloadfilename= rename: runc-bin
+    fetches .../v1.4.3/runc.arm64 as runc.arm64-v1.4.3-linux-arm64) built from the tag the URL names
+    (runc.arm64 carries no version, the release path does). The newest build wins."""
+    segments = url_path.split("/")
+    hits = [a for a in runtime_artifacts(cache) if a["name"] == segments[-1] and a["tag"] in segments]
+    return max(hits, key=lambda a: (a["built"], a["path"])) if hits else None
+
+
+def _copy_hashed(src, dst):
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(src, "rb") as fin, open(dst, "wb") as fout:
+        for chunk in iter(lambda: fin.read(1 << 20), b""):
+            h.update(chunk)
+            fout.write(chunk)
+    return h.hexdigest()
+
+
+def make_download(localpath, cache, url_path, pinned=None):
+    """Write DL_DIR/<name> for a download do_fetch is not run for; returns a one-line description.
+
+    The runtime-build artifact of the same upstream name and tag when the cache has one, byte for
+    byte; else an archive (or single file) of upstream's name and layout holding stub scripts."""
     import io
     import tarfile
 
     name = os.path.basename(localpath)
+    tmp = localpath + ".tmp"
+    try:
+        art, ignored = find_artifact(url_path, cache), ""
+    except OSError as exc:  # e.g. root's ~/.cache read by the build user: say so, never silently stub
+        art, ignored = None, f" (runtime cache {cache} not readable: {exc.strerror})"
+    if art:
+        sha = _copy_hashed(art["path"], tmp)
+        if sha == art["sha256"]:
+            os.replace(tmp, localpath)
+            pin = f"the recipe pins upstream's {pinned[:12]}..." if pinned else "the recipe pins none"
+            return (
+                f"{name}: runtime-build artifact {art['path']}, copied byte for byte (sha256 "
+                f"{sha[:12]}... is the test build's, not upstream's; {pin}: sha256 check skipped)"
+            )
+        os.unlink(tmp)
+        ignored = f" (runtime-build artifact {art['path']} ignored: its sha256 differs from its manifest)"
     for rx, members in LAYOUTS:
         m = re.match(rx, name)
         if not m:
             continue
         groups = m.groupdict()
-        tmp = localpath + ".tmp"
-        kinds = set()
         with tarfile.open(tmp, "w:gz") as tar:
             for member, mode in members:
                 member = member.format(**groups)
-                data, kind = _member_bytes(member, cache) if mode & 0o111 else (b"stand-in text\n", "text")
-                kinds.add(kind.split(" /")[0])
+                data = _stub(os.path.basename(member)) if mode & 0o111 else b"stand-in text\n"
                 info = tarfile.TarInfo(member)
                 info.size, info.mode, info.mtime = len(data), mode, 0
                 tar.addfile(info, io.BytesIO(data))
         os.replace(tmp, localpath)
-        return f"{name}: archive, {len(members)} members ({', '.join(sorted(kinds))})"
-    # a single upstream file (runc.arm64, kubeadm, ...): the downloadfilename holds the tool name
-    tool = re.sub(r"(\.arm64)?-v[\d.]+-linux-arm64$", "", name)
-    data, kind = _member_bytes(tool, cache)
-    with open(localpath, "wb") as f:
-        f.write(data)
-    return "{}: single file ({})".format(name, kind.split(" /")[0])
+        return f"{name}: made archive of upstream's layout, {len(members)} members (stub scripts){ignored}"
+    # a single upstream file (runc.arm64, kubeadm, ...): the URL's last segment is the tool
+    tool = re.sub(r"\.arm64$", "", url_path.split("/")[-1]) or name
+    with open(tmp, "wb") as f:
+        f.write(_stub(tool))
+    os.replace(tmp, localpath)
+    return f"{name}: made single file (stub script){ignored}"
 
 
 class Captured(logging.Handler):
@@ -205,12 +278,12 @@ def image_closure(tf, image, bb_data_pkgs, in_layer):
 
 
 class Runner:
-    def __init__(self, tf, out, downloads, capture):
+    def __init__(self, tf, out, downloads, capture, cache=""):
         self.tf = tf
         self.out = out
         self.downloads = downloads
         self.capture = capture
-        self.cache = os.environ.get("RCAR_K8S_RUNTIME_CACHE", "")
+        self.cache = cache
         self.data = {}
 
     def recipe_data(self, fn):
@@ -308,9 +381,10 @@ class Runner:
             for url in fetcher.urls:
                 ud = fetcher.ud[url]
                 if ud.type in ("http", "https", "ftp"):
-                    made = None if os.path.exists(ud.localpath) else make_download(ud.localpath, self.cache)
+                    # rewritten every run: a stub left by a run without the runtime cache must not
+                    # shadow a test build cached since (and the made archives are deterministic)
                     res.setdefault("downloads", []).append(
-                        made or f"{os.path.basename(ud.localpath)}: stand-in made by an earlier run"
+                        make_download(ud.localpath, self.cache, ud.path, getattr(ud, "sha256_expected", None))
                     )
         except Exception as exc:
             res["tasks"]["do_unpack"] = "FAILED"
@@ -517,6 +591,7 @@ def main(argv):
     ap.add_argument("--out", required=True)
     ap.add_argument("--layer", required=True)
     ap.add_argument("--downloads", required=True)
+    ap.add_argument("--runtime-cache", default=os.environ.get("RCAR_K8S_RUNTIME_CACHE", ""))
     ap.add_argument("--extra", action="append", default=[])
     ap.add_argument("--only-extra", action="store_true")
     ap.add_argument("images", nargs="+")
@@ -540,7 +615,7 @@ def main(argv):
         machine, distro = cfg.getVar("MACHINE"), cfg.getVar("DISTRO")
         machine_dir = os.path.join(os.path.abspath(args.out), machine)
         os.makedirs(machine_dir, exist_ok=True)
-        runner = Runner(tf, args.out, os.path.abspath(args.downloads), capture)
+        runner = Runner(tf, args.out, os.path.abspath(args.downloads), capture, args.runtime_cache)
         cd = tf.cooker_data
 
         extra = {}
@@ -620,7 +695,8 @@ def main(argv):
             print("ERROR " + e.replace("\n", " | "))
         print("RECIPES " + json.dumps(summary))
         total = round(time.time() - t0)
-        ndl = sum(len(r.get("downloads", [])) for r in results.values())
+        dls = [line for r in results.values() for line in r.get("downloads", [])]
+        nbuilt = sum(": runtime-build artifact " in line for line in dls)
         for r in results.values():
             for line in r.get("downloads", []):
                 print(f"DOWNLOAD {r['pn']}: {line}")
@@ -639,7 +715,8 @@ def main(argv):
         print(
             f"RECIPES OK {machine}/{distro}: {len(results)} recipes ran unpack..install as "
             f"{getpass.getuser()} (no pseudo; {len(owned)} chown(s) recorded, not applied) and packaged "
-            f"clean; {nimg}; {ndl} downloads were local stand-ins (sha256 not checked) "
+            f"clean; {nimg}; {len(dls)} downloads were local stand-ins ({nbuilt} runtime-build test builds, "
+            f"{len(dls) - nbuilt} made with stub scripts; sha256 not checked) "
             f"[parse {t_parse:.0f}s, total {total}s]"
         )
         return 0

@@ -193,12 +193,23 @@ WantedBy=multi-user.target
 # time in /var/lib/systemd/timesync/clock and, at every start, advances the clock to it
 # (systemd-timesyncd.service(8)), so later boots start from the last known time and do not wait.
 # TimeoutStartSec is the distro's RCAR_K8S_TIME_SYNC_WAIT (k8s-node-config's do_install).
+# The mark is on the data partition (/var/lib, disk_layout.DATA), and upstream's unit is
+# DefaultDependencies=no, WantedBy=sysinit.target (systemd v255.13 units/systemd-time-wait-sync.service.in,
+# unchanged since v255; poky scarthgap builds v255.21): nothing orders it after local-fs.target, so
+# without RequiresMountsFor= the condition can run before /var/lib is mounted and never see the mark.
+# RequiresMountsFor= (Requires= + After= var-lib.mount) is how systemd's own early units do it
+# (systemd-random-seed.service: RequiresMountsFor=/var/lib/systemd/random-seed). No cycle: var-lib.mount
+# is Before=local-fs.target and after its fsck only; nothing there is ordered after time-sync.target.
 TIME_SYNCED_MARK = "/var/lib/rcar-k8s/time-synced-once"
 TIME_WAIT_DEFAULT = "180"
 TIME_WAIT_SYNC_PATH = f"{UNITDIR}/systemd-time-wait-sync.service.d/rcar-k8s.conf"
 TIME_WAIT_SYNC_DROPIN = f"""
 # meta-rcar-k8s: wait for NTP (at most TimeoutStartSec) until this board was synchronised once;
 # configure NTP in /etc/systemd/timesyncd.conf (k8s-node-config)
+[Unit]
+# the mark lives on the data partition: read and write it only once /var/lib is mounted
+RequiresMountsFor={TIME_SYNCED_MARK.rsplit("/", 1)[0]}
+
 [Service]
 ExecCondition=/bin/sh -c '! test -e {TIME_SYNCED_MARK}'
 ExecStartPost=/bin/sh -c 'mkdir -p {TIME_SYNCED_MARK.rsplit("/", 1)[0]} && touch {TIME_SYNCED_MARK}'

@@ -326,7 +326,8 @@ def overlay_from_recipes(run_json: Path, image: str, info: dict[str, object]) ->
     enables what the presets name (image.bbclass: systemctl --root preset-all); ``prepare`` does the
     same with the host's systemctl. Left out, with a note: stubs standing in for upstream binaries
     the recipe run had no real build of (the stand-in keeps its own), and a containerd config
-    version 3 the stand-in's containerd 1.x cannot read.
+    version 3+ the stand-in's containerd 1.x cannot read. When the recipe run had the runtime-build
+    test builds (recipe_run.make_download), their containerd and runc replace Debian's instead.
     """
     try:
         summary = json.loads(run_json.read_text())
@@ -363,10 +364,21 @@ def overlay_from_recipes(run_json: Path, image: str, info: dict[str, object]) ->
             "not laid over the stand-in (stubs of upstream binaries; it keeps its own): " + ", ".join(stubs)
         )
     cfg = ov.files.get("/etc/containerd/config.toml", b"")
-    if re.search(rb"^version\s*=\s*3", cfg, re.M) and str(info.get("containerd", "")).startswith("1."):
+    if "/usr/bin/containerd" in ov.files:
+        # containerd-bin's download was the `rcar-k8s runtime-build` test build (the recipe run takes
+        # them where cached; stubs were left out above): the recipes' runtime runs, as with --standin's
+        # runtime overlay, so Debian's own containerd and runc (first in PATH: /usr/sbin) go
+        from generator.qemu.standin_runtime import DEBIAN_RUNTIME
+
+        ov.remove += [p for p in DEBIAN_RUNTIME if p not in ov.files and p not in ov.remove]
+        ov.notes.append(
+            "the recipe run's containerd is a runtime-build test build: Debian's containerd/runc removed "
+            f"({', '.join(p for p in DEBIAN_RUNTIME if p not in ov.files)})"
+        )
+    elif re.search(rb"^version\s*=\s*[34]", cfg, re.M) and str(info.get("containerd", "")).startswith("1."):
         del ov.files["/etc/containerd/config.toml"]
         ov.notes.append(
-            f"/etc/containerd/config.toml (config version 3) not installed: the stand-in's "
+            f"/etc/containerd/config.toml (config version 3+) not installed: the stand-in's "
             f"containerd {info.get('containerd')} reads version 2 only"
         )
     ov.enable = _preset_units(ov.files)

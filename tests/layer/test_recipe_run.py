@@ -104,9 +104,33 @@ def _env(board: str, stage: Path) -> dict[str, str]:
             "LANG": "en_US.UTF-8",
             "LC_ALL": "en_US.UTF-8",
             "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+            # HOME moved above: the runtime-build cache stays the tester's (recipe_run's downloads)
+            "RCAR_K8S_RUNTIME_CACHE": _env_cache(),
         }
     )
     return env
+
+
+def _runtime_cache() -> Path:
+    from generator.runtime.build import CACHE_ROOT
+
+    return CACHE_ROOT
+
+
+def _runtime_builds() -> dict:
+    """The default row's `rcar-k8s runtime-build` test builds, {} when not built."""
+    from generator.errors import UserError
+    from generator.matrix.model import load_matrix
+    from generator.runtime import build as rb
+
+    try:
+        return rb.find(load_matrix().default_row, Path(_env_cache()))
+    except UserError:
+        return {}
+
+
+def _env_cache() -> str:
+    return os.environ.get("RCAR_K8S_RUNTIME_CACHE") or str(_runtime_cache())
 
 
 def _run(board: str, *extra: str) -> subprocess.CompletedProcess[str]:
@@ -150,6 +174,15 @@ def test_layer_recipes_run_and_package_clean(board: str) -> None:
     assert re.search(
         rf"^  ok {board} etcd-tmpfs-1\.0 \[.*install=ok\] packages: .*etcd-tmpfs\(\d+\)", out, re.M
     )
+    # the downloads are the runtime-build archives where they exist (as root: the copy staged for the
+    # build user), byte for byte; the rest are made stand-ins, and the verdict counts both
+    builds = _runtime_builds()
+    for comp, built in builds.items():
+        where = re.escape(f"/{built.dir.name}/{built.archive.name}")
+        assert re.search(
+            rf"^  download \S+: \S+: runtime-build artifact \S*{where}, copied byte for byte", out, re.M
+        ), (comp, out[-4000:])
+    assert f"({len(builds)} runtime-build test builds, " in verdict or not builds, verdict
 
 
 # ---- deliberately broken copies ---------------------------------------------------------------
