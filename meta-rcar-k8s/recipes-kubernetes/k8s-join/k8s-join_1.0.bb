@@ -31,10 +31,8 @@ RCAR_K8S_CRI_SOCKET ??= "unix:///run/containerd/containerd.sock"
 # is where the docs tell users to write; a rcar-k8s folder on it is still read because older
 # instructions told users to make one for the files; /boot (root's, the single-partition layout)
 # and /etc/rcar-k8s (files built into the image) come last.
-# nooelint: oelint.vars.mispell.unknown - this layer's own variable (also rcar-k8s-access)
-RCAR_K8S_CONFIG_DIR = "/boot/rcar-k8s"
 # nooelint: oelint.vars.mispell.unknown - this layer's own variable
-RCAR_K8S_JOIN_DIRS = "${RCAR_K8S_CONFIG_DIR} ${RCAR_K8S_CONFIG_DIR}/rcar-k8s /boot /etc/rcar-k8s"
+RCAR_K8S_JOIN_DIRS = "/boot/rcar-k8s /boot/rcar-k8s/rcar-k8s /boot ${sysconfdir}/rcar-k8s"
 
 PACKAGES =+ "${PN}-init"
 
@@ -54,12 +52,12 @@ do_install() {
     install -m 0644 ${S}/kube-vip.yaml.in ${D}${datadir}/rcar-k8s/
     install -m 0644 ${S}/README ${S}/join.env.example ${S}/cluster.env.example ${D}${docdir}/${PN}/
     # the examples on the FAT config partition too, where the user writes join.env (wic copies
-    # ${RCAR_K8S_CONFIG_DIR} of the rootfs into it: wic/rcar-k8s-node.wks)
-    install -d ${D}${RCAR_K8S_CONFIG_DIR}
-    install -m 0644 ${S}/join.env.example ${S}/cluster.env.example ${D}${RCAR_K8S_CONFIG_DIR}/
+    # /boot/rcar-k8s of the rootfs into it: wic/rcar-k8s-node.wks)
+    install -d ${D}/boot/rcar-k8s
+    install -m 0644 ${S}/join.env.example ${S}/cluster.env.example ${D}/boot/rcar-k8s/
 }
 
-FILES:${PN} += "${libexecdir}/rcar-k8s/k8s-join ${systemd_system_unitdir}/k8s-join.service ${RCAR_K8S_CONFIG_DIR}"
+FILES:${PN} += "${libexecdir}/rcar-k8s/k8s-join ${systemd_system_unitdir}/k8s-join.service /boot/rcar-k8s"
 FILES:${PN}-init += "${libexecdir}/rcar-k8s/k8s-init ${systemd_system_unitdir}/k8s-init.service \
                      ${datadir}/rcar-k8s/kube-vip.yaml.in"
 
