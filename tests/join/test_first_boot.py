@@ -123,6 +123,8 @@ def run(script: str, node: dict[str, Path], **env: str) -> subprocess.CompletedP
         CNI_MANIFEST=str(node["root"] / "no-cni.yml"),  # RCAR_K8S_CNI = none unless a test installs one
         JOIN_MATERIAL=str(node["root"] / "rcar-k8s" / "join.env"),
         CNI_DELAY="0",
+        # a worker image unless a test installs the control-plane package's file
+        CONTROL_PLANE_MARK=str(node["root"] / "usr/libexec/rcar-k8s/k8s-init"),
     )
     full.update(env)
     return subprocess.run(["bash", str(FILES / script)], env=full, capture_output=True, text=True, timeout=60)
@@ -912,3 +914,105 @@ def test_the_docs_cluster_env_example_parses(node) -> None:
     pod = yaml.safe_load((node["kube"] / "manifests" / "kube-vip.yaml").read_text())
     env = {e["name"]: e["value"] for e in pod["spec"]["containers"][0]["env"]}
     assert env["address"] == "192.0.2.100" and env["vip_interface"] == "eth0"
+
+
+# ---- a control-plane image given the generated join.env joins as a control plane ----------------
+
+
+def _join_material(node, port: int) -> Path:
+    """The first control plane's /root/rcar-k8s/join.env, written by k8s-init after an HA init."""
+    _cluster_env(node)
+    res = run("k8s-init", node, INIT_CONFIG=str(_init_config(node)), KUBEADM_ENDPOINT=f"127.0.0.1:{port}")
+    assert res.returncode == 0, res.stderr
+    material = node["root"] / "rcar-k8s" / "join.env"
+    assert f"K8S_CERTIFICATE_KEY={STANDIN_CERT_KEY}" in material.read_text()
+    return material
+
+
+def _second_node(node, material: Path, control_plane: bool) -> dict[str, Path]:
+    """Another board: its config partition holds the material as join.env and the shared cluster.env."""
+    other = {k: node["root"] / "other" / k for k in ("boot", "state", "run", "kube", "root")}
+    for d in other.values():
+        d.mkdir(parents=True)
+    (other["boot"] / "join.env").write_bytes(material.read_bytes())
+    (other["boot"] / "cluster.env").write_text(
+        "K8S_CONTROL_PLANE_ENDPOINT=192.0.2.100:6443\nK8S_VIP=192.0.2.100\nK8S_VIP_INTERFACE=end0\n"
+    )
+    if control_plane:  # what package k8s-join-init installs on a control-plane image
+        mark = other["root"] / "usr/libexec/rcar-k8s/k8s-init"
+        mark.parent.mkdir(parents=True)
+        mark.write_bytes((FILES / "k8s-init").read_bytes())
+    return dict(node, **other, kubelet_port=free_port())
+
+
+@pytest.mark.parametrize("api", ["kubeadm.k8s.io/v1beta4", "kubeadm.k8s.io/v1beta3"])
+def test_control_plane_image_joins_as_control_plane_from_the_generated_join_env(node, api: str) -> None:
+    port = free_port()
+    second = _second_node(node, _join_material(node, port), control_plane=True)
+    with FakeApiServer(port):
+        res = run("k8s-join", second, KUBEADM_API=api, KUBE_VIP_TEMPLATE=str(FILES / "kube-vip.yaml.in"))
+    assert res.returncode == 0, res.stderr
+    cfg = yaml.safe_load((second["state"] / "kubeadm.log.config").read_text())
+    assert cfg["apiVersion"] == api
+    assert cfg["controlPlane"] == {"certificateKey": STANDIN_CERT_KEY}
+    # ... so it is treated as a control plane afterwards: kube-vip runs here too
+    pod = yaml.safe_load((second["kube"] / "manifests" / "kube-vip.yaml").read_text())
+    env = {e["name"]: e["value"] for e in pod["spec"]["containers"][0]["env"]}
+    assert env["address"] == "192.0.2.100" and env["vip_interface"] == "end0"
+    assert "kube-vip for 192.0.2.100" in status(second)["message"]
+    assert STANDIN_CERT_KEY not in res.stdout + res.stderr  # the key stays out of the journal
+    assert not (second["boot"] / "join.env").exists()  # and is shredded with the token
+
+
+def test_worker_image_ignores_the_certificate_key_and_says_so(node) -> None:
+    port = free_port()
+    second = _second_node(node, _join_material(node, port), control_plane=False)
+    with FakeApiServer(port):
+        res = run("k8s-join", second, KUBE_VIP_TEMPLATE=str(FILES / "kube-vip.yaml.in"))
+    assert res.returncode == 0, res.stderr
+    cfg = yaml.safe_load((second["state"] / "kubeadm.log.config").read_text())
+    assert "controlPlane" not in cfg
+    assert "K8S_CERTIFICATE_KEY ignored: this is a worker image" in res.stderr
+    assert STANDIN_CERT_KEY not in res.stdout + res.stderr
+    assert not (second["kube"] / "manifests" / "kube-vip.yaml").exists()
+    assert status(second)["state"] == "joined" and "worker join" in status(second)["message"]
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "9f" * 31,  # 31 bytes
+        "9f" * 32 + "0",
+        "9g" * 32,
+        "sha256:" + "9f" * 32,
+        "9f" * 16 + " " + "9f" * 16,
+    ],
+)
+def test_an_invalid_certificate_key_is_refused_on_a_control_plane_image(node, key: str) -> None:
+    port = free_port()
+    second = _second_node(node, _join_material(node, port), control_plane=True)
+    env_file = second["boot"] / "join.env"
+    env_file.write_text(env_file.read_text().replace(STANDIN_CERT_KEY, f'"{key}"'))
+    (second["state"] / "kubeadm.log").unlink(missing_ok=True)
+    with FakeApiServer(port):
+        res = run("k8s-join", second)
+    assert res.returncode == 2, res.stderr
+    st = status(second)
+    assert st["state"] == "invalid" and "K8S_CERTIFICATE_KEY is not 64 hex" in st["message"]
+    errors = [line for line in res.stderr.splitlines() if "K8S_CERTIFICATE_KEY" in line]
+    assert len(errors) == 1 and "upload-certs" in errors[0]  # one line, saying how to get a new key
+    assert not (second["state"] / "kubeadm.log").exists()  # kubeadm never ran
+    assert env_file.exists()  # the user's file stays to be fixed
+
+
+def test_an_upper_case_certificate_key_is_accepted(node) -> None:
+    """Go's hex.DecodeString (kubeadm's copycerts) takes either case."""
+    port = free_port()
+    second = _second_node(node, _join_material(node, port), control_plane=True)
+    env_file = second["boot"] / "join.env"
+    env_file.write_text(env_file.read_text().replace(STANDIN_CERT_KEY, STANDIN_CERT_KEY.upper()))
+    with FakeApiServer(port):
+        res = run("k8s-join", second)
+    assert res.returncode == 0, res.stderr
+    cfg = yaml.safe_load((second["state"] / "kubeadm.log.config").read_text())
+    assert cfg["controlPlane"]["certificateKey"] == STANDIN_CERT_KEY.upper()

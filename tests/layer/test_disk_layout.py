@@ -125,12 +125,14 @@ def test_poky_wic_writes_the_fstab_lines_the_layout_promises(wic, tmp_path: Path
     assert "nofail" in added[0] and "fmask=0177" in added[0]  # boots without it; token readable by root only
 
 
-def test_join_scripts_read_the_config_partition_first():
-    """k8s-join/k8s-init look for join.env/cluster.env where the config partition is mounted."""
+def test_join_scripts_read_the_config_partition_first(tmp_path):
+    """k8s-join/k8s-init, as the recipe installs them, look for join.env/cluster.env where the
+    config partition is mounted (more in tests/join/test_join_locations.py)."""
+    from tests.join.test_join_locations import installed_scripts, search_dirs
+
+    libexec = installed_scripts(tmp_path)
     for script in ("k8s-join", "k8s-init"):
-        text = (LAYER / "recipes-kubernetes/k8s-join/files" / script).read_text()
-        line = next(ln for ln in text.splitlines() if ln.startswith("JOIN_DIRS="))
-        assert line.split('"')[1].split()[0] == dl.CONFIG.mountpoint, line
+        assert search_dirs(libexec / script)[0] == dl.CONFIG.mountpoint, script
 
 
 def test_layout_doc_is_the_layout():

@@ -1,7 +1,7 @@
 SUMMARY = "First-boot kubeadm join/init from a file on the config partition"
-DESCRIPTION = "k8s-join.service runs kubeadm join once from join.env/join.yaml on the boot \
-partition, waits for the API server with backoff and deletes the token afterwards. \
-k8s-init.service runs kubeadm init --config on a control plane whose cluster.env says \
+DESCRIPTION = "k8s-join.service runs kubeadm join once from join.env/join.yaml on the config \
+partition (FAT, label RCAR-K8S), waits for the API server with backoff and deletes the token \
+afterwards. k8s-init.service runs kubeadm init --config on a control plane whose cluster.env says \
 K8S_INIT=1, optionally behind a kube-vip VIP. No token or key is part of the image."
 HOMEPAGE = "https://github.com/rcar-k8s/meta-rcar-k8s"
 LICENSE = "MIT"
@@ -26,6 +26,14 @@ inherit systemd allarch rcar_k8s_arm64
 # nooelint: oelint.vars.mispell.unknown - the runtime profile's socket, decided in conf/distro/rcar-k8s.conf
 RCAR_K8S_CRI_SOCKET ??= "unix:///run/containerd/containerd.sock"
 
+# Where k8s-join looks for join.yaml/join.env and k8s-init for cluster.env, first match wins; one
+# list for both scripts. The top level of the FAT config partition (generator/layer/disk_layout.py)
+# is where the docs tell users to write; a rcar-k8s folder on it is still read because older
+# instructions told users to make one for the files; /boot (root's, the single-partition layout)
+# and /etc/rcar-k8s (files built into the image) come last.
+# nooelint: oelint.vars.mispell.unknown - this layer's own variable
+RCAR_K8S_JOIN_DIRS = "/boot/rcar-k8s /boot/rcar-k8s/rcar-k8s /boot ${sysconfdir}/rcar-k8s"
+
 PACKAGES =+ "${PN}-init"
 
 SYSTEMD_PACKAGES = "${PN} ${PN}-init"
@@ -36,9 +44,10 @@ do_install() {
     install -d ${D}${libexecdir}/rcar-k8s ${D}${systemd_system_unitdir} \
         ${D}${docdir}/${PN} ${D}${datadir}/rcar-k8s
     sed -e 's|@CRI_SOCKET@|${RCAR_K8S_CRI_SOCKET}|g' -e 's|@KUBEADM_API@|${RCAR_K8S_KUBEADM_API}|g' \
+        -e 's|@JOIN_DIRS@|"${RCAR_K8S_JOIN_DIRS}"|g' \
         ${S}/k8s-join > ${D}${libexecdir}/rcar-k8s/k8s-join
-    chmod 0755 ${D}${libexecdir}/rcar-k8s/k8s-join
-    install -m 0755 ${S}/k8s-init ${D}${libexecdir}/rcar-k8s/
+    sed -e 's|@JOIN_DIRS@|"${RCAR_K8S_JOIN_DIRS}"|g' ${S}/k8s-init > ${D}${libexecdir}/rcar-k8s/k8s-init
+    chmod 0755 ${D}${libexecdir}/rcar-k8s/k8s-join ${D}${libexecdir}/rcar-k8s/k8s-init
     install -m 0644 ${S}/k8s-join.service ${S}/k8s-init.service ${D}${systemd_system_unitdir}/
     install -m 0644 ${S}/kube-vip.yaml.in ${D}${datadir}/rcar-k8s/
     install -m 0644 ${S}/README ${S}/join.env.example ${S}/cluster.env.example ${D}${docdir}/${PN}/
