@@ -398,3 +398,32 @@ def test_pin_1_36_newest_patch_is_honest_about_its_sources() -> None:
 def test_store_round_trip_of_the_corrected_matrix() -> None:
     assert store.dump(store.load(MATRIX)) == MATRIX.read_text()
     assert comps(store.load(MATRIX), "1.35")["etcd"]["go"] == "1.24.10"
+
+
+@pytest.mark.parametrize("minor", [r.minor for r in load_matrix(MATRIX).rows])
+def test_pin_newest_patch_claims_say_what_they_are_true_of(minor: str) -> None:
+    """A "newest patch" is true only of the offline sources (issue 18: Kubernetes 1.36.5+ exist): the
+    why says so and how to refresh, or names the newer patch it knows of and why it is not pinned."""
+    k = load_matrix(MATRIX).row(minor).comp("kubernetes")
+    why = k["why"]
+    assert "newest" in why, why
+    honest = "offline sources" in why and "not necessarily upstream" in why and "matrix update" in why
+    names_newer = re.search(rf"{re.escape(minor)}\.\d+ \(\d{{4}}-\d\d-\d\d\) exists but", why)
+    assert honest or names_newer, (minor, why)
+    if honest:
+        assert f"{k['version']} (" in why or f"up to {k['version']}" in why, (minor, why)
+
+
+@pytest.mark.parametrize("minor", [r.minor for r in load_matrix(MATRIX).rows])
+def test_pin_etcd_why_names_the_newer_tags_of_its_line(minor: str) -> None:
+    """The matrix pins kubeadm's etcd (what `matrix update` reads: DefaultEtcdVersion), not etcd's newest
+    tag; where etcd-io/etcd has a newer release in the same line (v3.6.14 and v3.7.1, 2026-07-23), the
+    why names it, so nobody reads the pin as "newest etcd"."""
+    etcd = load_matrix(MATRIX).row(minor).comp("etcd")
+    tags = git(mirror("etcd-io+etcd"), "tag", "--list", f"v{V.minor(etcd['version'])}.*").split()
+    releases = [t for t in tags if re.fullmatch(r"v\d+\.\d+\.\d+", t)]
+    newest = max(releases, key=V.key)
+    assert f"v{etcd['version']}" in releases
+    if not V.lt(str(etcd["version"]), newest.lstrip("v")):
+        return  # nothing newer in the mirror
+    assert newest in etcd["why"] and "DefaultEtcdVersion" in etcd["why"], (minor, newest, etcd["why"])
