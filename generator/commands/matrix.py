@@ -6,7 +6,8 @@
       old it is: the age of `checked` at --date (STALE past 30 days), rows past their maintenance
       date, a default row that is not the newest supported minor.
       --sources DIR: also compare with local upstream mirrors DIR/OWNER+NAME/repo (tag commits, Go
-      files, runc-version, kube-vip tags, LAYERSERIES_COMPAT, Kubespray hashes); see docs/matrix.md.
+      files, runc-version, containerd ConfigVersion, kube-vip tags, LAYERSERIES_COMPAT, Kubespray
+      hashes); see docs/matrix.md.
       Exit 0: no errors (warnings and UNCONFIRMED hashes/commits are listed); 1: rule errors or a
       source disagreement; 2: the file is malformed (file:line) or a bad argument.
   rcar-k8s matrix show    [--matrix FILE] [--date YYYY-MM-DD]

@@ -42,13 +42,13 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 from rich.console import Console as RichConsole
 
+from generator import program
 from generator.errors import UserError
 from generator.matrix.model import Row, load_matrix
 from generator.qemu import login, session, standin, standin_disk, standin_sshd
@@ -222,7 +222,16 @@ def run(args: argparse.Namespace) -> int:
             keydir = Path(tempfile.mkdtemp(prefix="qemu-test-key."))
             scratch = keydir / spec.rootfs.name
             err.print(f"[bold]qemu-test[/]: copying {spec.rootfs} to add a throwaway SSH key")
-            subprocess.run(["cp", "--sparse=always", str(spec.rootfs), str(scratch)], check=True)
+            try:
+                program.run(
+                    ["cp", "--sparse=always", str(spec.rootfs), str(scratch)],
+                    fix=f"free space in {keydir.parent} (or set TMPDIR), or pass --ssh-key with a key "
+                    "built into the image",
+                    what=f"copying {spec.rootfs} to {keydir} failed",
+                )
+            except UserError:
+                shutil.rmtree(keydir, ignore_errors=True)  # no half-written copy left behind
+                raise
             ssh_key, pub = login.keypair(keydir)
             login.config_partition_add_key(scratch, pub)
             spec.rootfs = scratch

@@ -7,6 +7,8 @@
 * a recorded ``go`` differs from the file its ``go_source`` names at that tag (``.go-version``, or the
   ``go`` directive of ``go.mod``); ``runc_pinned`` and the runc version differ from containerd's
   ``script/setup/runc-version``;
+* containerd's ``config_version`` differs from ``const ConfigVersion`` in ``version/version.go`` at the
+  pinned tag (the version that containerd writes and reads without migrating, R10);
 * an addon image tag (kube-vip) has no such tag in its repository;
 * ``facts.LAYER_COMPAT`` differs from a layer branch's ``conf/layer.conf`` LAYERSERIES_COMPAT;
 * an artifact sha256 differs from Kubespray's checksums.yml (the commit its ``cross_check`` names, read
@@ -65,6 +67,9 @@ KUBESPRAY_PATH = "roles/kubespray_defaults/vars/main/checksums.yml"
 _CROSS = re.compile(r"kubernetes-sigs/kubespray@([0-9a-f]{40}) ")
 _BLOB = re.compile(r"^https://github\.com/([^/]+)/([^/]+)/blob/([^/]+)/(.+)$")
 _COMPAT = re.compile(r'^LAYERSERIES_COMPAT_\S+\s*=\s*"([^"]*)"', re.M)
+# containerd/containerd version/version.go (v2.0+): `const ConfigVersion = 4`.
+CONTAINERD_VERSION_GO = "version/version.go"
+_CONFIG_VERSION = re.compile(r"^const\s+ConfigVersion\s*=\s*(\d+)\s*$", re.M)
 
 
 @dataclass(frozen=True)
@@ -223,6 +228,39 @@ def _files(m: Mirrors, matrix: Matrix, rep: Report) -> None:
                 )
 
 
+def config_version_in(text: str) -> int | None:
+    """containerd's own config version: ``const ConfigVersion = N`` in version/version.go."""
+    found = _CONFIG_VERSION.search(text)
+    return int(found.group(1)) if found else None
+
+
+def _config_versions(m: Mirrors, matrix: Matrix, rep: Report) -> None:
+    for minor, cname, comp in _components(matrix):
+        git = comp.get("git") or {}
+        name, tag = mirror_name(git.get("repo", "")), git.get("tag")
+        if cname != "containerd" or not name or not tag or "config_version" not in comp:
+            continue
+        if m.gitdir(name) is None:
+            rep.missing.add(name)
+            continue
+        text = m.show(name, tag, CONTAINERD_VERSION_GO)
+        said = config_version_in(text) if text is not None else None
+        if said is None:  # no such tag, or a 1.x tree (its version lives in cmd/containerd/command)
+            rep.missing.add(f"{name} {tag}:{CONTAINERD_VERSION_GO}")
+            continue
+        rep.compared += 1
+        if said != comp["config_version"]:
+            rep.items.append(
+                Item(
+                    DISAGREE,
+                    minor,
+                    "containerd config_version",
+                    f"matrix {comp['config_version']}, {name.replace('+', '/')}@{tag} "
+                    f"{CONTAINERD_VERSION_GO} says ConfigVersion = {said}",
+                )
+            )
+
+
 def _addons(m: Mirrors, matrix: Matrix, rep: Report) -> None:
     for aname, addon in (matrix.data.get("addons") or {}).items():
         name = f"{aname}+{aname}"  # kube-vip/kube-vip
@@ -336,6 +374,7 @@ def crosscheck(matrix: Matrix, root: Path, kubespray: Path | None = None) -> Rep
     rep = Report()
     _commits(m, matrix, rep)
     _files(m, matrix, rep)
+    _config_versions(m, matrix, rep)
     _addons(m, matrix, rep)
     _layer_compat(m, rep)
     _kubespray(m, matrix, rep, given)

@@ -13,15 +13,17 @@ runc it ships (script/setup/runc-version); the newest cri-tools, CNI plugins, fl
 cri-dockerd releases (GitHub releases API) and each artifact's published checksum file; every tag
 is resolved to a full commit SHA (annotated tags peeled via the git tags API). New minors (a
 v1.N.0 release plus a kubernetes/website schedule entry) become new rows; rows past end of life
-plus ``--grace-days`` are dropped. Then every container image a node needs (kube-*, pause, CoreDNS,
-etcd, flannel + its CNI plugin image, kube-vip) is read from its registry (generator/upstream/
-registry.py): the tag's index digest and the linux/arm64 manifest, config and layer digests. A hash
-that changed upstream for the same version, or a tag (git or image) that moved, is an error, never
-an update.
+plus ``--grace-days`` are dropped; a new minor whose per-minor facts (generator/matrix/facts.py) are
+missing is refused before any row is refreshed (exit 1, the missing facts named, nothing written).
+Then every container image a node needs (kube-*, pause, CoreDNS, etcd, flannel + its CNI plugin image,
+kube-vip) is read from its registry (generator/upstream/registry.py): the tag's index digest and
+the linux/arm64 manifest, config and layer digests. A hash that changed upstream for the same
+version, or a tag (git or image) that moved, is an error, never an update.
 
 The new matrix must pass ``matrix check`` (generator/matrix/rules/) for every new or changed
 row, then it is written atomically. Any fetch, parse or check failure leaves the file untouched.
-Exit status: 0 done (or nothing to do), 1 check failed, 2 bad arguments, 3 upstream fetch failed.
+Exit status: 0 done (or nothing to do), 1 check failed or a new minor refused, 2 bad arguments, 3 upstream
+fetch failed.
 
 GITHUB_TOKEN (optional) raises GitHub's API limit; it is sent only to api.github.com and never
 printed or cached. Responses are cached in --cache-dir with their ETags; a repeated run sends
@@ -530,6 +532,32 @@ def new_minors(http: HttpClient, known: list[str]) -> list[str]:
     return sorted(found, key=_minor_key)
 
 
+def _addable_minors(
+    http: HttpClient, rows: list[dict[str, Any]], schedule: src.Fact[dict[str, dict[str, str]]], plan: Plan
+) -> list[str]:
+    """The new minors to add as rows. One without schedule dates is a note (rerun later); one whose
+    per-minor facts (facts.PER_MINOR) are missing is refused: no rule could check its row."""
+    added, refused = [], []
+    for minor in new_minors(http, [str(r["k8s"]) for r in rows]):
+        if minor not in schedule.value:
+            plan.notes.append(
+                f"+ {minor}: v{minor}.0 is out but {schedule.source} has no dates for it yet; "
+                "not added (rerun later)"
+            )
+        elif missing := facts.missing_for_minor(minor):
+            refused.append(f"{minor} (v{minor}.0 is out) lacks {', '.join(missing)}")
+        else:
+            added.append(minor)
+    if refused:
+        raise UserError(
+            f"matrix update refused a new minor no rule could check: {'; '.join(refused)} in "
+            "generator/matrix/facts.py; add those entries with their upstream sources and rerun "
+            "(`--only k8s=1.N` refreshes an existing row meanwhile); nothing written",
+            exit_code=1,
+        )
+    return added
+
+
 def update_matrix(
     data: dict[str, Any],
     http: HttpClient,
@@ -546,6 +574,8 @@ def update_matrix(
     full = only_component is None and only_row is None
     schedule = src.k8s_schedule(http) if full else None
     registry = RegistryClient(http)
+    # New minors first: one the facts tables cannot check stops the run before any row is refreshed.
+    added = _addable_minors(http, rows, schedule, plan) if full else []
 
     for row in rows:
         minor = str(row["k8s"])
@@ -560,21 +590,7 @@ def update_matrix(
         RowUpdater(http, plan, row, registry=registry).refresh(only_component)
 
     if full:
-        for minor in new_minors(http, [str(r["k8s"]) for r in rows]):
-            if minor not in schedule.value:
-                plan.notes.append(
-                    f"+ {minor}: v{minor}.0 is out but {schedule.source} has no dates for it yet; "
-                    "not added (rerun later)"
-                )
-                continue
-            missing = facts.missing_for_minor(minor)
-            if missing:
-                plan.notes.append(
-                    f"+ {minor}: refused: v{minor}.0 is out but generator/matrix/facts.py has no {minor} "
-                    f"entry in {', '.join(missing)}, so no rule could check the row; add them with their "
-                    "sources, then rerun"
-                )
-                continue
+        for minor in added:
             template = max(rows, key=lambda r: _minor_key(str(r["k8s"])))
             row = copy.deepcopy(template)
             for cname, comp in template["components"].items():

@@ -49,24 +49,38 @@ def _run(*cmd: str, **kw: object) -> subprocess.CompletedProcess[str]:
     )
 
 
+CPIO_FIX = "the stand-in's initramfs needs GNU cpio (apt install cpio; scripts/ci-packages.txt)"
+
+
 def initrd_for(st: standin.Standin, root_dev: str, out: Path) -> Path:
     """The stand-in's initramfs with its /init mounting ``root_dev`` instead of the whole /dev/vda.
 
     A second cpio archive is appended: the kernel unpacks concatenated archives in order, and a
     later file replaces an earlier one (Documentation/driver-api/early-userspace/buffer-format.rst).
     """
-    with gzip.open(st.dir / "initrd.gz") as f:
-        listing = subprocess.run(
-            ["cpio", "-i", "--quiet", "--to-stdout", "init"], input=f.read(), capture_output=True
-        )
-    init = listing.stdout.decode()
+    initrd = st.dir / "initrd.gz"
+    try:
+        with gzip.open(initrd) as f:
+            packed = f.read()
+    except (OSError, EOFError) as exc:  # gzip.BadGzipFile is an OSError
+        raise UserError(f"{initrd}: not a readable gzip initramfs ({exc}): rebuild the stand-in") from None
+    init = program.run_bytes(
+        ["cpio", "-i", "--quiet", "--to-stdout", "init"],
+        input=packed,
+        fix=f"{CPIO_FIX}; or rebuild the stand-in if {initrd} is damaged",
+        what=f"reading /init out of {initrd} failed",
+    ).stdout.decode(errors="replace")
     if "/dev/vda" not in init:
-        raise UserError(f"{st.dir}/initrd.gz has no /init mounting /dev/vda: rebuild the stand-in")
+        raise UserError(f"{initrd} has no /init mounting /dev/vda: rebuild the stand-in")
     with tempfile.TemporaryDirectory(prefix="standin-initrd.") as tmp:
         (Path(tmp) / "init").write_text(init.replace("/dev/vda", root_dev))
         (Path(tmp) / "init").chmod(0o755)
-        extra = subprocess.run(
-            ["cpio", "-o", "-H", "newc", "--quiet"], input=b"init\n", cwd=tmp, capture_output=True, check=True
+        extra = program.run_bytes(
+            ["cpio", "-o", "-H", "newc", "--quiet"],
+            input=b"init\n",
+            cwd=tmp,
+            fix=CPIO_FIX,
+            what="packing the stand-in's /init failed",
         ).stdout
     out.write_bytes((st.dir / "initrd.gz").read_bytes() + gzip.compress(extra, 1))
     return out

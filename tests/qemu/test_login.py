@@ -122,6 +122,38 @@ def test_a_yocto_image_is_logged_into_over_ssh_as_admin(tmp_path: Path, monkeypa
     assert not opts.ssh_key.exists()  # the throwaway key is gone after the run
 
 
+def test_a_failed_scratch_copy_is_one_line_and_leaves_nothing(tmp_path: Path, monkeypatch, capsys) -> None:
+    """cp of the image fails (a full /tmp): one line naming what failed, cp's reason and the way out,
+    exit 2, no scratch directory left (before: CalledProcessError, the partial copy kept)."""
+    disk, kernel = tmp_path / "image.wic", tmp_path / "Image"
+    disk.write_bytes(b"\0" * 4096)
+    kernel.write_bytes(b"kernel")
+    bindir, tmp = tmp_path / "bin", tmp_path / "tmp"
+    bindir.mkdir()
+    tmp.mkdir()
+    (bindir / "cp").write_text(
+        '#!/bin/sh\nfor a; do last=$a; done\n: > "$last"\n'  # a partial copy, then the failure
+        "echo \"cp: error writing '$last': No space left on device\" >&2\nexit 1\n"
+    )
+    (bindir / "cp").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bindir}:/usr/bin:/bin")
+    monkeypatch.setenv("TMPDIR", str(tmp))
+    monkeypatch.setattr("tempfile.tempdir", None)  # re-read TMPDIR
+
+    def no_boot(opts: session.Options) -> dict[str, object]:
+        raise AssertionError("booted after a failed copy")
+
+    monkeypatch.setattr(session, "run", no_boot)
+    assert cli.main(["qemu-test", "--kernel", str(kernel), "--rootfs", str(disk)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert (
+        err.startswith(f"rcar-k8s: error: copying {disk} to {tmp}/qemu-test-key.") and "Traceback" not in err
+    )
+    assert "(cp: error writing " in err and "No space left on device): free space in " in err
+    assert err.endswith("or pass --ssh-key with a key built into the image")
+    assert list(tmp.iterdir()) == []
+
+
 def test_stand_in_resolves_its_hostname_like_poky() -> None:
     """poky's systemd postinst puts myhostname after files (systemd_255.21.bb pkg_postinst): the
     generated hostname resolves and sudo does not warn into every command qemu-test runs."""

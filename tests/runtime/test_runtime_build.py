@@ -112,6 +112,46 @@ def test_a_failed_build_keeps_the_previous_cache(tmp_path: Path) -> None:
     assert not old.with_name(old.name + ".tmp").exists()
 
 
+def test_a_failed_unpack_is_one_line_and_keeps_the_previous_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """tar fails on the `git archive` stream (a full cache disk): one UserError naming the step, tar's
+    reason and the fix, the previous cache intact (before: CalledProcessError, a traceback)."""
+    mirrors, cache = tmp_path / "m", tmp_path / "cache"
+    row = _row_with_unconfirmed_containerd()
+    _bare_repo(mirrors, "containerd+containerd", "v2.2.7")
+    go = tmp_path / "go"  # never reached: the checkout fails first
+    go.write_text("#!/bin/sh\nexit 1\n")
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    (bindir / "tar").write_text(
+        "#!/bin/sh\necho 'tar: main.go: Cannot write: No space left on device' >&2\nexit 2\n"
+    )
+    (bindir / "tar").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bindir}:{os.environ['PATH']}")
+    p = rb.pin(row, "containerd", rb.mirror(rb.COMPONENTS["containerd"], mirrors))
+    old = rb.cache_dir(cache, "containerd", p)
+    old.mkdir(parents=True)
+    (old / "manifest.json").write_text('{"archive": "x", "sha256": "0"}')
+    with pytest.raises(UserError) as exc:
+        rb.build(row, "containerd", go, cache=cache, mirror_root=mirrors, force=True)
+    assert str(exc.value) == (
+        f"containerd: unpacking `git archive {p['commit']}` failed "
+        f"(tar: main.go: Cannot write: No space left on device): {rb.TAR_FIX}"
+    )
+    assert (old / "manifest.json").read_text() == '{"archive": "x", "sha256": "0"}'
+    assert not old.with_name(old.name + ".tmp").exists()
+    assert [d.name for d in cache.iterdir()] == [old.name]  # no work directory left either
+
+
+def test_missing_git_is_one_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _bare_repo(tmp_path, "containerd+containerd", "v2.3.4")
+    repo = rb.mirror(rb.COMPONENTS["containerd"], tmp_path)
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))
+    with pytest.raises(UserError, match=r"^`git` not found: install git \(apt install git\)$"):
+        rb.pin(ROW, "containerd", repo)
+
+
 # --- the real test builds ----------------------------------------------------------------------------
 
 

@@ -74,24 +74,35 @@ def test_a_new_minor_without_facts_is_refused(
     upstream, matrix_file: Path, update, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """v1.38.0 is out and scheduled, but facts.py has no 1.38 pause/CoreDNS/etcd/containerd entry:
-    no rule could check such a row, so it is not written (the other rows still refresh)."""
+    no rule could check such a row, so the run is refused (issue 18): exit 1, one line naming the
+    missing facts and what to do, nothing written, no row refreshed."""
     from generator.matrix import facts
 
+    before = snapshot(matrix_file)
     for name in ("PAUSE", "COREDNS", "ETCD_LINE"):
         monkeypatch.delitem(getattr(facts, name).data, "1.38")
     result = update("--matrix", str(matrix_file), "--date", DATE)
-    assert result.code == 0, result
-    assert list(_rows(matrix_file)) == ["1.35", "1.36", "1.37"]
-    assert _rows(matrix_file)["1.36"]["components"]["kubernetes"]["version"] == "1.36.5"
-    refused = [line for line in result.out.splitlines() if "1.38" in line]
-    assert len(refused) == 1 and "refused" in refused[0], result.out
+    assert result.code == 1, result
+    assert snapshot(matrix_file) == before
+    lines = result.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("rcar-k8s: error: matrix update refused"), result.err
+    refused = lines[0]
+    assert "1.38 (v1.38.0 is out) lacks" in refused and "generator/matrix/facts.py" in refused
     for name in ("PAUSE (kubeadm's pause image", "COREDNS (kubeadm's CoreDNSVersion)", "ETCD_LINE ("):
-        assert name in refused[0], refused[0]
-    assert "CONTAINERD_K8S" not in refused[0]  # that one is known: only the missing ones are named
+        assert name in refused, refused
+    assert "CONTAINERD_K8S" not in refused  # that one is known: only the missing ones are named
+    assert "--only k8s=1.N" in refused and "nothing written" in refused
+    assert "Traceback" not in result.err and "1.36.5" not in result.out  # refused before any row refresh
 
     monkeypatch.delitem(facts.CONTAINERD_K8S.data, "1.38")
     result = update("--matrix", str(matrix_file), "--date", DATE, "--dry-run")
-    assert "CONTAINERD_K8S (containerd's Kubernetes support table)" in result.out
+    assert result.code == 1 and "CONTAINERD_K8S (containerd's Kubernetes support table)" in result.err
+
+    # the way out the message names: the existing rows still refresh one at a time
+    result = update("--matrix", str(matrix_file), "--date", DATE, "--only", "k8s=1.36")
+    assert result.code == 0, result
+    assert list(_rows(matrix_file)) == ["1.35", "1.36", "1.37"]
+    assert _rows(matrix_file)["1.36"]["components"]["kubernetes"]["version"] == "1.36.5"
 
 
 def test_second_run_is_up_to_date_and_costs_only_304s(upstream, matrix_file: Path, update) -> None:
