@@ -167,9 +167,10 @@ def run(args: argparse.Namespace) -> int:
             # stand-in keeps its own runtime then); either way without the air-gap images and pod configs
             # of the runtime overlay the pinned-runtime checks need (said in the notes)
             ov = standin.overlay_from_recipes(args.from_recipes, IMAGES[args.role], st.info)
-            ran = "the recipes' test builds" if "/usr/bin/containerd" in ov.files else "Debian's runtime"
+            built = "/usr/bin/containerd" in ov.files
+            ran = "the recipes' containerd test build" if built else "Debian's containerd"
             rt = None
-            runtime_skip = f"--from-recipes: {ran} runs, without the air-gap images (use --standin alone)"
+            runtime_skip = f"--from-recipes: {ran} runs, but without the air-gap images (use --standin alone)"
         else:
             rt, runtime_skip = _standin_runtime(row, st, args.standin_runtime) if args.standin else (None, "")
             ov = standin.overlay_for(row, args.role, st.info, args.standin_drop, rt) if args.standin else None
