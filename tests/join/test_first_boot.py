@@ -125,6 +125,8 @@ def run(script: str, node: dict[str, Path], **env: str) -> subprocess.CompletedP
         CNI_DELAY="0",
         # a worker image unless a test installs the control-plane package's file
         CONTROL_PLANE_MARK=str(node["root"] / "usr/libexec/rcar-k8s/k8s-init"),
+        # the layer's own template, as k8s-join-init installs it (used only where a VIP is set)
+        KUBE_VIP_TEMPLATE=str(FILES / "kube-vip.yaml.in"),
     )
     full.update(env)
     return subprocess.run(["bash", str(FILES / script)], env=full, capture_output=True, text=True, timeout=60)
@@ -266,12 +268,7 @@ def test_init_with_ha_endpoint_renders_kube_vip_and_endpoint(node) -> None:
     (node["boot"] / "rcar-k8s" / "cluster.env").write_text(
         "K8S_INIT=1\nK8S_CONTROL_PLANE_ENDPOINT=192.0.2.100:6443\nK8S_VIP=192.0.2.100\nK8S_VIP_INTERFACE=eth0\n"
     )
-    res = run(
-        "k8s-init",
-        node,
-        INIT_CONFIG=str(_init_config(node)),
-        KUBE_VIP_TEMPLATE=str(FILES / "kube-vip.yaml.in"),
-    )
+    res = run("k8s-init", node, INIT_CONFIG=str(_init_config(node)))
     assert res.returncode == 0, res.stderr
     assert (node["state"] / "kubeadm.log").read_text().split()[:3] == [
         "init",
@@ -403,7 +400,7 @@ def test_joining_control_plane_gets_kube_vip_with_admin_conf(node, role: str) ->
             )
         else:
             write_env(node, api.port)
-        res = run("k8s-join", node, KUBE_VIP_TEMPLATE=str(FILES / "kube-vip.yaml.in"))
+        res = run("k8s-join", node)
     assert res.returncode == 0, res.stderr
     # kubeadm join ran against an empty manifests dir (its preflight refuses anything else)
     assert (node["state"] / "kubeadm.log.manifests").read_text() == ""
@@ -902,12 +899,7 @@ DOCS_CLUSTER_ENV = """\
 def test_the_docs_cluster_env_example_parses(node) -> None:
     assert DOCS_CLUSTER_ENV in (REPO / "docs/first-boot.md").read_text()
     _cluster_env(node, DOCS_CLUSTER_ENV)
-    res = run(
-        "k8s-init",
-        node,
-        INIT_CONFIG=str(_init_config(node)),
-        KUBE_VIP_TEMPLATE=str(FILES / "kube-vip.yaml.in"),
-    )
+    res = run("k8s-init", node, INIT_CONFIG=str(_init_config(node)))
     assert res.returncode == 0, res.stderr
     cfg = yaml.safe_load((node["state"] / "kubeadm.log.config").read_text())
     assert cfg["controlPlaneEndpoint"] == "192.0.2.100:6443"
@@ -950,7 +942,7 @@ def test_control_plane_image_joins_as_control_plane_from_the_generated_join_env(
     port = free_port()
     second = _second_node(node, _join_material(node, port), control_plane=True)
     with FakeApiServer(port):
-        res = run("k8s-join", second, KUBEADM_API=api, KUBE_VIP_TEMPLATE=str(FILES / "kube-vip.yaml.in"))
+        res = run("k8s-join", second, KUBEADM_API=api)
     assert res.returncode == 0, res.stderr
     cfg = yaml.safe_load((second["state"] / "kubeadm.log.config").read_text())
     assert cfg["apiVersion"] == api
@@ -968,7 +960,7 @@ def test_worker_image_ignores_the_certificate_key_and_says_so(node) -> None:
     port = free_port()
     second = _second_node(node, _join_material(node, port), control_plane=False)
     with FakeApiServer(port):
-        res = run("k8s-join", second, KUBE_VIP_TEMPLATE=str(FILES / "kube-vip.yaml.in"))
+        res = run("k8s-join", second)
     assert res.returncode == 0, res.stderr
     cfg = yaml.safe_load((second["state"] / "kubeadm.log.config").read_text())
     assert "controlPlane" not in cfg

@@ -16,7 +16,6 @@ from generator.errors import UserError
 from generator.matrix.model import load_matrix
 from generator.qemu import standin
 from generator.runtime import build as rb
-from tests.qemu.test_standin_boot import built as built  # noqa: F401 - the stand-in fixture
 from tests.qemu.test_standin_boot import by_name, qemu_test
 
 pytestmark = pytest.mark.slow

@@ -4,34 +4,18 @@ image carrying the layer's node files, and the named check fails when one piece 
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 
 from generator.matrix.model import load_matrix
 from generator.qemu import standin
-from tests.conftest import REPO, require_tool, run_cli
+from tests.conftest import run_cli
 
 pytestmark = pytest.mark.slow
 BOOT_TIMEOUT = "420"
 CLI_TIMEOUT = 900
-
-
-@pytest.fixture(scope="module")
-def built() -> standin.Standin:
-    require_tool("qemu-system-aarch64")
-    require_tool("debugfs")
-    if os.geteuid() != 0:
-        pytest.fail("the stand-in build needs root (mmdebstrap --mode=root, binfmt); .ci/run runs as root")
-    # cold: ~3-7 min (mmdebstrap under qemu-user); cached afterwards
-    proc = subprocess.run(
-        ["bash", str(REPO / "scripts/build-standin.sh")], capture_output=True, text=True, timeout=1800
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    return standin.build()
 
 
 def qemu_test(tmp_path: Path, name: str, *args: str) -> tuple[int, dict, str]:
