@@ -238,17 +238,13 @@ def stage_runtime_cache(cache: Path, dest: Path, user: str | None) -> list[str]:
     shutil.rmtree(dest, ignore_errors=True)
     dest.mkdir(parents=True)
     staged: list[str] = []
-    for man_path in sorted(cache.glob("*/manifest.json")):
-        try:
-            name = json.loads(man_path.read_text()).get("archive")
-        except (OSError, ValueError, AttributeError):
-            continue
-        src = man_path.parent / str(name)
-        if not isinstance(name, str) or Path(name).name != name or not src.is_file():
-            continue
-        pin = dest / man_path.parent.name
+    from generator.bbprobe.recipe_run import runtime_artifacts  # the runner's own reading of the cache
+
+    for art in runtime_artifacts(str(cache)):
+        src = Path(art["path"])
+        pin = dest / src.parent.name
         pin.mkdir()
-        for f in (man_path, src):
+        for f in (src.parent / "manifest.json", src):
             if f.stat().st_mode & 0o004:
                 try:
                     os.link(f, pin / f.name)
@@ -257,7 +253,7 @@ def stage_runtime_cache(cache: Path, dest: Path, user: str | None) -> list[str]:
                     pass
             shutil.copy2(f, pin / f.name)
             (pin / f.name).chmod(0o644)
-        staged.append(name)
+        staged.append(art["name"])
     if user:
         for d in (dest, *dest.iterdir()):
             shutil.chown(d, user)

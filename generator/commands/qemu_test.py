@@ -167,8 +167,8 @@ def run(args: argparse.Namespace) -> int:
             # stand-in keeps its own runtime then); either way without the air-gap images and pod configs
             # of the runtime overlay the pinned-runtime checks need (said in the notes)
             ov = standin.overlay_from_recipes(args.from_recipes, IMAGES[args.role], st.info)
-            built = "/usr/bin/containerd" in ov.files
-            ran = "the recipes' containerd test build" if built else "Debian's containerd"
+            own = standin.runs_recipe_runtime(ov)
+            ran = "the recipes' containerd test build" if own else "Debian's containerd"
             rt = None
             runtime_skip = f"--from-recipes: {ran} runs, but without the air-gap images (use --standin alone)"
         else:

@@ -4,7 +4,6 @@ laid into the image at merged-/usr paths."""
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 from generator import program
@@ -16,9 +15,8 @@ def fetch(cache: Path, name: str) -> Path:
     cache.mkdir(parents=True, exist_ok=True)
     found = sorted(cache.glob(f"{name}_*_arm64.deb"))
     if not found:
-        proc = subprocess.run(
-            ["apt-get", "download", "-q", f"{name}:arm64"], cwd=cache, capture_output=True, text=True
-        )
+        fix = f"prepare with: cd {cache} && apt-get download {name}:arm64 (needs the Debian archive once)"
+        proc = program.run(["apt-get", "download", "-q", f"{name}:arm64"], fix=fix, check=False, cwd=cache)
         found = sorted(cache.glob(f"{name}_*_arm64.deb"))
         if proc.returncode != 0 or not found:
             raise UserError(

@@ -319,6 +319,12 @@ def cleanup(path: Path, st: Standin) -> None:
 STUB_MARK = b"stand-in for upstream's"
 
 
+def runs_recipe_runtime(ov: Overlay) -> bool:
+    """The recipe output carries containerd itself: containerd-bin's download was the `rcar-k8s
+    runtime-build` test build (stubs of upstream binaries are never laid over the stand-in)."""
+    return "/usr/bin/containerd" in ov.files
+
+
 def overlay_from_recipes(run_json: Path, image: str, info: dict[str, object]) -> Overlay:
     """The packages ``image`` installs from this layer, as the recipe run produced them.
 
@@ -364,16 +370,17 @@ def overlay_from_recipes(run_json: Path, image: str, info: dict[str, object]) ->
             "not laid over the stand-in (stubs of upstream binaries; it keeps its own): " + ", ".join(stubs)
         )
     cfg = ov.files.get("/etc/containerd/config.toml", b"")
-    if "/usr/bin/containerd" in ov.files:
+    if runs_recipe_runtime(ov):
         # containerd-bin's download was the `rcar-k8s runtime-build` test build (the recipe run takes
         # them where cached; stubs were left out above): the recipes' runtime runs, as with --standin's
         # runtime overlay, so Debian's own containerd and runc (first in PATH: /usr/sbin) go
         from generator.qemu.standin_runtime import DEBIAN_RUNTIME
 
-        ov.remove += [p for p in DEBIAN_RUNTIME if p not in ov.files and p not in ov.remove]
+        gone = [p for p in DEBIAN_RUNTIME if p not in ov.files]
+        ov.remove += gone
         ov.notes.append(
             "the recipe run's containerd is a runtime-build test build: Debian's containerd/runc removed "
-            f"({', '.join(p for p in DEBIAN_RUNTIME if p not in ov.files)})"
+            f"({', '.join(gone)})"
         )
     elif re.search(rb"^version\s*=\s*[34]", cfg, re.M) and str(info.get("containerd", "")).startswith("1."):
         del ov.files["/etc/containerd/config.toml"]

@@ -15,10 +15,9 @@ import re
 import subprocess
 from pathlib import Path
 
-from generator import paths
+from generator import paths, program
 from generator.errors import UserError
 from generator.qemu import debs, ext4, standin
-from generator.qemu.standin_disk import _run
 
 # libwrap0 (+ its libnsl2): the libraries of sshd that minbase lacks. libnss-myhostname: poky's
 # systemd builds nss-myhostname (scarthgap systemd_255.21.bb PACKAGECONFIG "myhostname") and its
@@ -97,7 +96,10 @@ def add_sshd(st: standin.Standin, rootfs: Path, work: Path) -> list[str]:
     # postinst: sshd_config from the packaged default (ucf), a host key (ssh-keygen -A)
     put(tree / "usr/share/openssh/sshd_config", "/etc/ssh/sshd_config", 0o644)
     hostkey = work / "ssh_host_ed25519_key"
-    _run("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "root@qemuarm64", "-f", str(hostkey))
+    program.run(
+        ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "root@qemuarm64", "-f", str(hostkey)],
+        fix="install openssh-client (ssh-keygen; scripts/ci-packages.txt)",
+    )
     put(hostkey, "/etc/ssh/ssh_host_ed25519_key", 0o600)
     put(Path(f"{hostkey}.pub"), "/etc/ssh/ssh_host_ed25519_key.pub", 0o644)
     # postinst: the privilege separation user (sshd refuses to start without it)
